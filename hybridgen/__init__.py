@@ -1,0 +1,38 @@
+"""hybridgen: unsupervised generative models behind one scikit-learn API."""
+
+from .base import GenerativeModel, bits_per_dim, load
+from .exceptions import (
+    ConvergenceWarning,
+    DataValidationError,
+    HybridgenError,
+    InvalidParameterError,
+    ModelFormatError,
+    NotFittedError,
+    NumericalError,
+    UnseenCategoryWarning,
+)
+from .gmm import GaussianMixture
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "ConvergenceWarning",
+    "DataValidationError",
+    "GaussianMixture",
+    "GenerativeModel",
+    "HybridgenError",
+    "InvalidParameterError",
+    "ModelFormatError",
+    "NotFittedError",
+    "NumericalError",
+    "UnseenCategoryWarning",
+    "__version__",
+    "all_estimators",
+    "bits_per_dim",
+    "load",
+]
+
+
+def all_estimators() -> list[type[GenerativeModel]]:
+    """The public estimator classes, in a stable order (used by the contract tests and demo)."""
+    return [GaussianMixture]

@@ -1,0 +1,307 @@
+"""The contract every hybridgen estimator keeps.
+
+:class:`GenerativeModel` owns what is common to all estimators: turning user data
+into the encoded matrix and back (through :mod:`hybridgen.transform`), the fitted
+check, random generators, device resolution, ``sample``/``score``/``score_samples``
+and ``save``/``load``. A subclass owns the model: it implements ``fit`` and three
+hooks on encoded data:
+
+``_transformer_params()``
+    how numeric columns are encoded for this model (``{"numeric": "identity"}``...).
+``_log_likelihood(Z)``
+    log-density of encoded rows under the model, shape (n_samples,).
+``_sample_encoded(n_samples, generator)``
+    encoded rows drawn from the model, shape (n_samples, n_encoded).
+
+What ``score`` means
+--------------------
+``score_samples(X)[i]`` is log p(x_i) in nats, in the ORIGINAL data space of row i:
+
+* numeric (float and integer) cells contribute a log-density in the column's own
+  units: the model's density of the encoded value plus the log-Jacobian of the
+  encoding (an affine standardisation adds ``-log(std)``; raw values add nothing);
+* categorical and boolean cells contribute a log-probability;
+* a missing cell contributes the log-probability that the cell is missing, and its
+  value is marginalised out;
+* a category never seen at fit time has probability zero, so the row scores -inf
+  (with an :class:`~hybridgen.exceptions.UnseenCategoryWarning`);
+* images: every pixel is a numeric cell; uint8 pixels are modelled on the [0, 1]
+  scale and reported per original 0..255 unit (``-D log 255`` is added).
+  ``bits_per_dim`` converts a log-likelihood to bits per dimension.
+
+``score(X)`` is the mean of ``score_samples(X)``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from numbers import Integral
+from os import PathLike
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.numpy import save_file
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.utils import check_random_state
+
+from . import _serialization
+from ._validation import Interval, validate_params
+from .exceptions import InvalidParameterError, ModelFormatError, NotFittedError
+from .transform import make_transformer
+
+__all__ = ["GenerativeModel", "bits_per_dim", "load", "resolve_device", "torch_generator"]
+
+logger = logging.getLogger(__name__)
+
+FORMAT_NAME = "hybridgen"
+FORMAT_VERSION = 1
+
+_Model = TypeVar("_Model", bound="GenerativeModel")
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """Turn ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``,
+    ``"cuda:1"`` or a :class:`torch.device` into a usable device.
+
+    Raises
+    ------
+    InvalidParameterError
+        When the string is not a device or CUDA is requested but not available.
+    """
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise InvalidParameterError(
+            f"The 'device' parameter must be 'auto', 'cpu', 'cuda' or 'cuda:N'. Got {device!r} "
+            "instead."
+        ) from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidParameterError(
+            f"device={device!r} was requested but CUDA is not available on this machine; "
+            "use device='auto' or 'cpu'."
+        )
+    return resolved
+
+
+def torch_generator(rng: np.random.RandomState, device: torch.device) -> torch.Generator:
+    """A torch generator on ``device`` seeded from ``rng`` (global state is never touched)."""
+    generator = torch.Generator(device=device)
+    generator.manual_seed(int(rng.randint(0, 2**62, dtype=np.int64)))
+    return generator
+
+
+def bits_per_dim(log_likelihood: float | np.ndarray, n_dims: int) -> float | np.ndarray:
+    """Convert a log-likelihood in nats of an ``n_dims``-dimensional row to bits per dimension
+    (negated, so lower is better): ``-log_likelihood / (n_dims * log 2)``."""
+    return -np.asarray(log_likelihood) / (n_dims * math.log(2.0))
+
+
+class GenerativeModel(DensityMixin, BaseEstimator):
+    """Base class of hybridgen's estimators; see the module docstring for the contract."""
+
+    _parameter_constraints: dict[str, list[Any]] = {}
+    #: small settings for smoke tests and the demo (a few seconds on a CPU)
+    _quick_params: dict[str, Any] = {}
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # NaN is a missing value, modelled rather than refused
+        return tags
+
+    # -- hooks for subclasses ------------------------------------------------------------
+    def _transformer_params(self) -> dict[str, Any]:
+        return {"numeric": "identity"}
+
+    def _log_likelihood(self, Z: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _sample_encoded(
+        self, n_samples: int, generator: torch.Generator
+    ) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- shared steps used by ``fit`` ------------------------------------------------------
+    def _validate_params(self) -> None:
+        validate_params(self)
+
+    def _fit_transformer(self, X: Any) -> np.ndarray:
+        """Fit the data layer on ``X``, record the input attributes, return encoded ``X``."""
+        transformer = make_transformer(X, **self._transformer_params())
+        transformer.fit(X)
+        Z = transformer.transform(X, owner=type(self).__name__)
+        self.transformer_ = transformer
+        self.n_features_in_ = transformer.n_features_in_
+        if transformer.feature_names_in_ is not None:
+            self.feature_names_in_ = transformer.feature_names_in_
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        return Z
+
+    def _device(self) -> torch.device:
+        return resolve_device(getattr(self, "device", "auto"))
+
+    def _rng(self, random_state: Any = None) -> np.random.RandomState:
+        seed = self.random_state if random_state is None else random_state  # type: ignore[attr-defined]
+        return check_random_state(seed)
+
+    # -- fitted check ----------------------------------------------------------------------
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "transformer_")
+
+    def _check_fitted(self) -> None:
+        if not self.__sklearn_is_fitted__():
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
+                "appropriate arguments before using this estimator."
+            )
+
+    def _encode(self, X: Any) -> np.ndarray:
+        self._check_fitted()
+        return self.transformer_.transform(X, owner=type(self).__name__)
+
+    # -- the public contract ----------------------------------------------------------------
+    def score_samples(self, X: Any) -> np.ndarray:
+        """Log-likelihood of each row in the original data space (nats).
+
+        Parameters
+        ----------
+        X : DataFrame, array-like of shape (n_samples, n_features), or images of shape
+            (n_samples, H, W) or (n_samples, C, H, W)
+            Data of the kind the model was fitted on.
+
+        Returns
+        -------
+        log_likelihood : ndarray of shape (n_samples,)
+            See the module docstring of :mod:`hybridgen.base` for exactly what is counted.
+        """
+        Z = self._encode(X)
+        return self._log_likelihood(Z) + self.transformer_.log_abs_det_jacobian(Z)
+
+    def score(self, X: Any, y: Any = None) -> float:
+        """Mean log-likelihood per row in the original data space (nats).
+
+        Parameters
+        ----------
+        X : DataFrame, array-like of shape (n_samples, n_features) or images
+        y : ignored
+
+        Returns
+        -------
+        score : float
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    def sample(self, n_samples: int = 1, *, random_state: Any = None) -> Any:
+        """Draw new data of the kind fitted.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+        random_state : int, RandomState or None
+            Seed for this draw; None uses the estimator's ``random_state`` (as
+            scikit-learn does, so a fixed seed gives the same rows on every call).
+
+        Returns
+        -------
+        X_new : DataFrame with the fitted columns and dtypes, ndarray of shape
+            (n_samples, n_features), or images of the fitted layout and dtype.
+        """
+        self._check_fitted()
+        if not Interval(Integral, 1, None, "left").is_satisfied_by(n_samples):
+            raise InvalidParameterError(
+                f"The 'n_samples' parameter of {type(self).__name__}.sample must be an int in "
+                f"the range [1, inf). Got {n_samples!r} instead."
+            )
+        generator = torch_generator(self._rng(random_state), self._device())
+        Z = self._sample_encoded(int(n_samples), generator)
+        return self.transformer_.inverse_transform(Z)
+
+    # -- persistence ------------------------------------------------------------------------
+    def _fitted_state(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("__")}
+
+    def save(self, path: str | PathLike[str]) -> None:
+        """Write the estimator to ``path`` (safetensors for arrays, JSON for the rest).
+
+        The file holds no pickle; tensors are stored on the CPU, so a model fitted on a
+        GPU loads on a CPU-only machine. Read it back with :func:`hybridgen.load` or
+        ``type(self).load(path)``.
+        """
+        self._check_fitted()
+        arrays: dict[str, np.ndarray] = {}
+        state = {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "params": _serialization.encode(self.get_params(deep=False), arrays, "params"),
+            "fitted": _serialization.encode(self._fitted_state(), arrays, "fitted"),
+        }
+        save_file(arrays, str(path), metadata={FORMAT_NAME: json.dumps(state)})
+
+    @classmethod
+    def load(cls: type[_Model], path: str | PathLike[str]) -> _Model:
+        """Read an estimator written by :meth:`save`.
+
+        Raises
+        ------
+        ModelFormatError
+            When the file is not a hybridgen model, comes from a newer format, or
+            holds another class than ``cls``.
+        """
+        model = load(path)
+        if not isinstance(model, cls):
+            raise ModelFormatError(
+                f"{path} holds a {type(model).__name__}, not a {cls.__name__}; use "
+                "hybridgen.load to read any model."
+            )
+        return model
+
+
+def _read_state(path: str | PathLike[str]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    try:
+        with safe_open(str(path), framework="np") as f:
+            metadata = f.metadata() or {}
+            arrays = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # safetensors raises its own error types
+        raise ModelFormatError(f"{path} is not a hybridgen model file ({exc}).") from exc
+    if FORMAT_NAME not in metadata:
+        raise ModelFormatError(f"{path} is a safetensors file but not a hybridgen model.")
+    state = json.loads(metadata[FORMAT_NAME])
+    version = state.get("format_version")
+    if state.get("format") != FORMAT_NAME or not isinstance(version, int):
+        raise ModelFormatError(f"{path} has no hybridgen format version.")
+    if version > FORMAT_VERSION:
+        raise ModelFormatError(
+            f"{path} was written in format version {version}; this hybridgen reads up to "
+            f"{FORMAT_VERSION}. Upgrade hybridgen to load it."
+        )
+    return state, arrays
+
+
+def load(path: str | PathLike[str]) -> GenerativeModel:
+    """Read any hybridgen estimator written by ``save``; no pickle is involved.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    estimator : GenerativeModel
+        Fitted, of the class that was saved. Its ``device`` parameter is kept; with
+        ``device="auto"`` a GPU-fitted model simply runs on the CPU where there is none.
+    """
+    state, arrays = _read_state(path)
+    cls = _serialization.registered(state["class"])
+    model = cls(**_serialization.decode(state["params"], arrays))
+    for name, value in _serialization.decode(state["fitted"], arrays).items():
+        setattr(model, name, value)
+    return model

@@ -1,0 +1,37 @@
+"""scikit-learn's own estimator checks on numeric arrays, with small settings."""
+
+from __future__ import annotations
+
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import hybridgen
+
+# Checks that do not apply, each with its reason.
+EXPECTED_FAILED: dict[str, dict[str, str]] = {}
+
+
+def _instances():
+    for cls in hybridgen.all_estimators():
+        yield cls(**{**cls._quick_params, "random_state": 0, "device": "cpu"})
+
+
+@parametrize_with_checks(
+    list(_instances()),
+    expected_failed_checks=lambda est: EXPECTED_FAILED.get(type(est).__name__, {}),
+)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+def test_all_is_complete():
+    public = {name for name in dir(hybridgen) if not name.startswith("_")} - {
+        "base", "exceptions", "gmm", "transform"
+    }
+    assert public <= set(hybridgen.__all__) | {"annotations"}, public - set(hybridgen.__all__)
+    assert all(hasattr(hybridgen, name) for name in hybridgen.__all__)
+
+
+@pytest.mark.parametrize("cls", hybridgen.all_estimators())
+def test_quick_params_are_params(cls):
+    assert set(cls._quick_params) <= set(cls().get_params())
