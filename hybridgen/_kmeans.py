@@ -15,7 +15,9 @@ def _sq_distances(X: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
 
 def nearest_center(X: torch.Tensor, centers: torch.Tensor, chunk: int = 65536) -> torch.Tensor:
     """Index of the closest center for each row, shape (n_samples,)."""
-    return torch.cat([_sq_distances(X[i : i + chunk], centers).argmin(1) for i in range(0, len(X), chunk)])
+    return torch.cat(
+        [_sq_distances(X[i : i + chunk], centers).argmin(1) for i in range(0, len(X), chunk)]
+    )
 
 
 def kmeans_plusplus(X: torch.Tensor, n_clusters: int, generator: torch.Generator) -> torch.Tensor:

@@ -50,7 +50,9 @@ def encode(value: Any, arrays: dict[str, np.ndarray], key: str = "s") -> Any:
         if value.dtype.kind in "biuf":
             arrays[key] = np.ascontiguousarray(value)
             return {"__array__": key}
-        return {"__objarray__": [encode(v, arrays, f"{key}.{i}") for i, v in enumerate(value.tolist())]}
+        return {
+            "__objarray__": [encode(v, arrays, f"{key}.{i}") for i, v in enumerate(value.tolist())]
+        }
     if isinstance(value, np.random.RandomState):
         return {"__random_state__": encode(value.get_state(legacy=True), arrays, key)}
     if isinstance(value, tuple | list):

@@ -124,8 +124,10 @@ def validate_params(estimator: Any, params: Mapping[str, Any] | None = None) -> 
         if any(_is_satisfied(c, value) for c in accepted):
             continue
         described = [_describe(c) for c in accepted]
-        text = described[0] if len(described) == 1 else (
-            f"{', '.join(described[:-1])} or {described[-1]}"
+        text = (
+            described[0]
+            if len(described) == 1
+            else (f"{', '.join(described[:-1])} or {described[-1]}")
         )
         raise InvalidParameterError(
             f"The {name!r} parameter of {cls} must be {text}. Got {value!r} instead."

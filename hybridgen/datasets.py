@@ -47,7 +47,9 @@ def make_mixed_table(n_samples: int = 1000, *, random_state: Any = None) -> pd.D
     region = regions[(rng.random_sample(n_samples)[:, None] > p_region.cumsum(1)).sum(1)]
     region[rng.random_sample(n_samples) < 0.03] = np.nan
     plan = np.where(
-        segment, rng.choice(["plus", "premium"], n_samples), rng.choice(["basic", "plus"], n_samples)
+        segment,
+        rng.choice(["plus", "premium"], n_samples),
+        rng.choice(["basic", "plus"], n_samples),
     )
     return pd.DataFrame(
         {

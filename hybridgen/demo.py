@@ -20,12 +20,17 @@ def main() -> None:
     images, _ = load_digits_images()
     image_train, image_test = images[:1500], images[1500:]
     print(f"hybridgen {hybridgen.__version__}: built-in data")
-    print(f"  table  {train.shape[0]} train / {test.shape[0]} test rows, columns: "
-          + ", ".join(f"{c} ({t})" for c, t in train.dtypes.astype(str).items()))
+    print(
+        f"  table  {train.shape[0]} train / {test.shape[0]} test rows, columns: "
+        + ", ".join(f"{c} ({t})" for c, t in train.dtypes.astype(str).items())
+    )
     print(f"  images {image_train.shape} {image_train.dtype} (scikit-learn's 8x8 digits)")
     with tempfile.TemporaryDirectory() as tmp:
         for cls in hybridgen.all_estimators():
-            for name, fit_data, held_out in (("table", train, test), ("images", image_train, image_test)):
+            for name, fit_data, held_out in (
+                ("table", train, test),
+                ("images", image_train, image_test),
+            ):
                 params = {"n_components": 10} if cls is hybridgen.GaussianMixture else {}
                 model = cls(**{**cls._quick_params, **params, "random_state": 0})
                 start = time.perf_counter()
@@ -38,14 +43,19 @@ def main() -> None:
                 extra = ""
                 if name == "images":
                     extra = f" = {bits_per_dim(ll, held_out[0].size):.3f} bits/dim"
-                print(f"\n{cls.__name__} on {name}: fit in {seconds:.2f} s, held-out log-likelihood "
-                      f"{ll:.3f} nats/row{extra}; saved and reloaded: {'identical' if same else 'DIFFERENT'}")
+                reloaded = "identical" if same else "DIFFERENT"
+                print(
+                    f"\n{cls.__name__} on {name}: fit in {seconds:.2f} s, held-out log-likelihood "
+                    f"{ll:.3f} nats/row{extra}; saved and reloaded: {reloaded}"
+                )
                 sample = model.sample(5, random_state=1)
                 if name == "table":
                     print(sample.to_string(max_cols=10))
                 else:
-                    print(f"  sampled {sample.shape} {sample.dtype}, pixel mean {sample.mean():.1f} "
-                          f"(real {held_out.mean():.1f})")
+                    print(
+                        f"  sampled {sample.shape} {sample.dtype}, pixel mean {sample.mean():.1f} "
+                        f"(real {held_out.mean():.1f})"
+                    )
 
 
 if __name__ == "__main__":

@@ -10,7 +10,12 @@ import pytest
 from sklearn.base import clone
 
 import hybridgen
-from hybridgen.exceptions import DataValidationError, InvalidParameterError, ModelFormatError, NotFittedError
+from hybridgen.exceptions import (
+    DataValidationError,
+    InvalidParameterError,
+    ModelFormatError,
+    NotFittedError,
+)
 
 ESTIMATORS = hybridgen.all_estimators()
 
@@ -72,8 +77,10 @@ class TestContract:
     def test_same_seed_same_result(self, cls, dataset):
         a, b = make(cls).fit(dataset), make(cls).fit(dataset)
         np.testing.assert_array_equal(a.score_samples(dataset), b.score_samples(dataset))
-        pd.testing.assert_frame_equal(pd.DataFrame(np.asarray(a.sample(20)).reshape(20, -1)),
-                                      pd.DataFrame(np.asarray(b.sample(20)).reshape(20, -1)))
+        pd.testing.assert_frame_equal(
+            pd.DataFrame(np.asarray(a.sample(20)).reshape(20, -1)),
+            pd.DataFrame(np.asarray(b.sample(20)).reshape(20, -1)),
+        )
 
     def test_clone_and_params_round_trip(self, cls):
         est = make(cls)

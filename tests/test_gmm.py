@@ -67,7 +67,11 @@ def test_same_likelihood_as_sklearn_from_same_start(cov_type, rng):
 
 def test_converges_and_stops_like_sklearn(rng):
     X = _blobs(rng)
-    init = {"means_init": X[:3], "weights_init": np.ones(3) / 3, "precisions_init": np.stack([np.eye(3)] * 3)}
+    init = {
+        "means_init": X[:3],
+        "weights_init": np.ones(3) / 3,
+        "precisions_init": np.stack([np.eye(3)] * 3),
+    }
     ours = GaussianMixture(3, **init, device="cpu").fit(X)
     ref = SkGaussianMixture(3, **init).fit(X)
     assert ours.converged_ and ref.converged_
@@ -79,7 +83,8 @@ def test_score_samples_is_the_mixture_density(rng):
     X = _blobs(rng, n=200, d=2, k=2)
     gm = GaussianMixture(2, random_state=0, device="cpu").fit(X)
     density = sum(
-        w * multivariate_normal(m, c).pdf(X) for w, m, c in zip(gm.weights_, gm.means_, gm.covariances_)
+        w * multivariate_normal(m, c).pdf(X)
+        for w, m, c in zip(gm.weights_, gm.means_, gm.covariances_, strict=True)
     )
     np.testing.assert_allclose(gm.score_samples(X), np.log(density), rtol=1e-9)
 
@@ -95,14 +100,20 @@ def test_not_converged_warns(rng):
 def test_inits_reach_a_good_fit(init, rng):
     X = _blobs(rng)
     ref = SkGaussianMixture(3, random_state=0, n_init=3).fit(X).score(X)
-    ours = GaussianMixture(3, init_params=init, n_init=3, random_state=0, device="cpu", max_iter=300)
+    ours = GaussianMixture(
+        3, init_params=init, n_init=3, random_state=0, device="cpu", max_iter=300
+    )
     assert ours.fit(X).score(X) > ref - 0.05
 
 
 def test_n_init_keeps_best_and_warm_start_continues(rng):
     X = _blobs(rng)
-    single = GaussianMixture(3, init_params="random", random_state=1, device="cpu", max_iter=5, tol=0)
-    many = GaussianMixture(3, init_params="random", n_init=4, random_state=1, device="cpu", max_iter=5, tol=0)
+    single = GaussianMixture(
+        3, init_params="random", random_state=1, device="cpu", max_iter=5, tol=0
+    )
+    many = GaussianMixture(
+        3, init_params="random", n_init=4, random_state=1, device="cpu", max_iter=5, tol=0
+    )
     with pytest.warns(ConvergenceWarning):
         single.fit(X)
     with pytest.warns(ConvergenceWarning):
@@ -138,8 +149,12 @@ def test_latent_class_model_on_mixed_table(mixed_frame):
     # sampling gives valid categories and keeps NaN proportions close
     sample = gm.sample(3000, random_state=1)
     assert set(sample["city"].dropna()) <= {"north", "south", "east"}
-    assert sample["income"].isna().mean() == pytest.approx(mixed_frame["income"].isna().mean(), abs=0.03)
-    assert sample["city"].isna().mean() == pytest.approx(mixed_frame["city"].isna().mean(), abs=0.02)
+    assert sample["income"].isna().mean() == pytest.approx(
+        mixed_frame["income"].isna().mean(), abs=0.03
+    )
+    assert sample["city"].isna().mean() == pytest.approx(
+        mixed_frame["city"].isna().mean(), abs=0.02
+    )
     assert (sample.dtypes == mixed_frame.dtypes).all()
 
 
@@ -163,7 +178,9 @@ def test_missing_values_are_marginalised(rng):
     mean, cov = gm.means_[0], gm.covariances_[0]
     expected = np.where(
         miss,
-        multivariate_normal(mean[[0, 2]], cov[np.ix_([0, 2], [0, 2])]).logpdf(np.nan_to_num(X[:, [0, 2]]))
+        multivariate_normal(mean[[0, 2]], cov[np.ix_([0, 2], [0, 2])]).logpdf(
+            np.nan_to_num(X[:, [0, 2]])
+        )
         + np.log(p_miss),
         multivariate_normal(mean, cov).logpdf(np.nan_to_num(X)) + np.log(1 - p_miss),
     )

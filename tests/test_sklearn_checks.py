@@ -26,7 +26,10 @@ def test_sklearn_compatible(estimator, check):
 
 def test_all_is_complete():
     public = {name for name in dir(hybridgen) if not name.startswith("_")} - {
-        "base", "exceptions", "gmm", "transform"
+        "base",
+        "exceptions",
+        "gmm",
+        "transform",
     }
     assert public <= set(hybridgen.__all__) | {"annotations"}, public - set(hybridgen.__all__)
     assert all(hasattr(hybridgen, name) for name in hybridgen.__all__)
