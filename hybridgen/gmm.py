@@ -280,6 +280,7 @@ class GaussianMixture(GenerativeModel):
 
     def _apply_user_init(self, params: Params, shift: torch.Tensor) -> Params:
         K, D = params.means.shape
+
         def as_t(value: Any, shape: tuple[int, ...], name: str) -> torch.Tensor:
             array = _check_shape(value, shape, name)
             return torch.as_tensor(array, dtype=shift.dtype, device=shift.device)

@@ -1,0 +1,647 @@
+"""User data <-> the float64 matrix every model reads, and the layout of that matrix.
+
+A transformer is fitted once on the user's data and then encodes rows into a float64
+matrix whose blocks of columns it publishes as :attr:`~TabularTransformer.layout_`, a
+tuple of :class:`Span`. Models read the layout to know which encoded columns are
+continuous values, mode or category one-hots, "is missing" flags or pixels, and hand
+encoded rows back to ``inverse_transform`` to get data of the kind fitted.
+
+Tables (:class:`TabularTransformer`) encode each column in fitted order:
+
+* numeric (float, integer): one ``continuous`` span holding the value (``identity``),
+  the standardised value (``standard``) or, with ``mode``, the offset
+  ``(x - mu_m) / (4 sigma_m)`` within the most probable mode ``m`` of a 1-D Gaussian
+  mixture followed by a ``mode`` span, the one-hot of ``m``;
+* categorical, boolean: one ``categorical`` span, the one-hot of the value, whose last
+  slot stands for "missing" when the column had missing values at fit time;
+* a numeric column with missing values at fit time gets a ``missing`` span (1.0 when
+  missing); its value span then holds a neutral fill.
+
+Images (:class:`ImageTransformer`) become one ``pixel`` span of values in [0, 1].
+
+``log_abs_det_jacobian`` gives log |d encoded / d original| per row, so that a model's
+log-density of an encoded row plus it is the log-density in the original units.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from numbers import Integral
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+
+from . import _serialization
+from ._columns import (
+    _MAX_SHOWN,
+    KINDS,
+    ColumnSpec,
+    Span,
+    _as_float_matrix,
+    _build_layout,
+    _category_codes,
+    _check_encoded,
+    _check_feature_names,
+    _check_is_fitted,
+    _check_not_empty,
+    _infer_spec,
+    _ModeJacobianError,
+    _numeric_values,
+    _restore_categorical,
+    _restore_numeric,
+    _span_index,
+    _str_feature_names,
+    _warn_unseen,
+)
+from ._modes import (
+    decode_modes,
+    encode_modes,
+    fit_mode_mixtures,
+    prune_modes,
+)
+from ._validation import Interval, Options, validate_params
+from .exceptions import (
+    DataValidationError,
+    InvalidParameterError,
+)
+
+__all__ = [
+    "ColumnSpec",
+    "ImageTransformer",
+    "Span",
+    "TabularTransformer",
+    "decode_modes",
+    "encode_modes",
+    "fit_mode_mixtures",
+    "make_transformer",
+    "prune_modes",
+]
+
+logger = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------------------------------
+# Tables
+# ---------------------------------------------------------------------------------------
+def _fit_standard(values: np.ndarray, max_modes: int) -> list[dict[str, np.ndarray]]:
+    mean, std = np.nanmean(values, axis=0), np.nanstd(values, axis=0)
+    std = np.where(std > 0, std, 1.0)
+    return [{"mean": m, "std": s} for m, s in zip(mean, std, strict=True)]  # numpy scalars
+
+
+def _fit_modes(values: np.ndarray, max_modes: int) -> list[dict[str, np.ndarray]]:
+    weights, means, stds = fit_mode_mixtures(values, max_modes)
+    return [prune_modes(*params) for params in zip(weights, means, stds, strict=True)]
+
+
+_NUMERIC_FITTERS: dict[str, Callable[[np.ndarray, int], list[dict[str, Any]]]] = {
+    "identity": lambda values, max_modes: [{} for _ in range(values.shape[1])],
+    "standard": _fit_standard,
+    "mode": _fit_modes,
+}
+
+
+@_serialization.register
+class TabularTransformer(BaseEstimator):
+    """Encode a DataFrame or a 2-D numeric array into a float64 matrix, and back.
+
+    Parameters
+    ----------
+    numeric : {"identity", "standard", "mode"}, default="identity"
+        Encoding of numeric columns: the raw value; ``(x - mean) / std``; or the
+        mode-specific normalisation (a 1-D Gaussian mixture per column, each value
+        encoded as its offset ``(x - mu_m) / (4 sigma_m)`` within its most probable
+        mode ``m`` plus the one-hot of ``m``).
+    max_modes : int, default=10
+        Modes per numeric column with ``numeric="mode"`` (modes weighing less than
+        0.005 are dropped after the fit).
+    column_kinds : dict or None, default=None
+        Overrides of the inferred kind, ``{column: "float" | "integer" | "boolean" |
+        "categorical"}``.
+    random_state : int, RandomState or None, default=None
+        Unused: every step is deterministic. Kept so estimators can pass theirs.
+
+    Attributes
+    ----------
+    columns_ : tuple of ColumnSpec
+        One per input column, in input order.
+    layout_ : tuple of Span
+        The blocks of the encoded row, contiguous, in column order.
+    n_encoded_ : int
+        Width of the encoded row.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of object of shape (n_features_in_,) or None
+        Column names when X was a DataFrame with all-str column labels.
+    input_kind_ : {"frame", "array"}
+    numeric_encoding_ : str
+        The ``numeric`` encoding used at fit time.
+    numeric_params_ : dict
+        Per numeric column: ``{"mean", "std"}`` (standard, float64 scalars) or
+        ``{"weights", "means", "stds"}`` (mode, arrays of shape (n_modes,)); empty for
+        identity.
+    fill_values_ : dict
+        Per numeric column with missing values: the encoded value put in the value
+        span of a missing cell (identity: the column mean; otherwise 0).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from hybridgen.transform import TabularTransformer
+    >>> df = pd.DataFrame({"age": [23, 41, 35], "city": ["a", "b", "a"]})
+    >>> t = TabularTransformer(numeric="standard").fit(df)
+    >>> [(s.kind, s.width) for s in t.layout_]
+    [('continuous', 1), ('categorical', 2)]
+    >>> t.inverse_transform(t.transform(df)).equals(df)
+    True
+    """
+
+    _parameter_constraints: dict[str, list[Any]] = {
+        "numeric": [Options({"identity", "standard", "mode"})],
+        "max_modes": [Interval(Integral, 1, None, closed="left")],
+        "column_kinds": [None, "dict"],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        *,
+        numeric: str = "identity",
+        max_modes: int = 10,
+        column_kinds: Mapping[Hashable, str] | None = None,
+        random_state: Any = None,
+    ) -> None:
+        self.numeric = numeric
+        self.max_modes = max_modes
+        self.column_kinds = column_kinds
+        self.random_state = random_state
+
+    # -- fit ---------------------------------------------------------------------------------
+    def fit(self, X: Any, y: Any = None) -> TabularTransformer:
+        """Infer the columns and fit the numeric encoding.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Missing values (NaN, None, pd.NA) are allowed; infinities are not.
+        y : ignored
+
+        Returns
+        -------
+        self : TabularTransformer
+        """
+        validate_params(self)
+        input_kind, names, columns = _read_for_fit(X)
+        kinds = self._checked_column_kinds(names)
+        specs, numeric = [], {}
+        for name, column in zip(names, columns, strict=True):
+            spec, values = _infer_spec(name, column, kinds.get(name))
+            specs.append(spec)
+            if values is not None:
+                numeric[name] = values
+        self._fit_numeric(numeric)
+        self.columns_ = tuple(specs)
+        self.layout_ = _build_layout(specs, self.numeric, self.numeric_params_)
+        self.n_encoded_ = self.layout_[-1].stop
+        self.n_features_in_ = len(specs)
+        self.feature_names_in_ = _str_feature_names(X)
+        self.input_kind_ = input_kind
+        self.fill_values_ = self._fill_values(numeric)
+        return self
+
+    def _checked_column_kinds(self, names: Sequence[Hashable]) -> Mapping[Hashable, str]:
+        kinds = self.column_kinds or {}
+        for column, kind in kinds.items():
+            if column not in names:
+                raise InvalidParameterError(
+                    f"The 'column_kinds' parameter of {type(self).__name__} names column "
+                    f"{column!r}, which is not in X (columns: {list(names)[:10]})."
+                )
+            if kind not in KINDS:
+                raise InvalidParameterError(
+                    f"The 'column_kinds' parameter of {type(self).__name__} maps column "
+                    f"{column!r} to {kind!r}; expected one of {list(KINDS)}."
+                )
+        return kinds
+
+    def _fit_numeric(self, numeric: Mapping[Hashable, np.ndarray]) -> None:
+        self.numeric_encoding_ = self.numeric
+        self.numeric_params_: dict[Hashable, dict[str, np.ndarray]] = {}
+        if numeric and self.numeric != "identity":
+            values = np.column_stack(list(numeric.values()))
+            params = _NUMERIC_FITTERS[self.numeric](values, self.max_modes)
+            self.numeric_params_ = dict(zip(numeric, params, strict=True))
+
+    def _fill_values(self, numeric: Mapping[Hashable, np.ndarray]) -> dict[Hashable, float]:
+        missing = [s.name for s in self.columns_ if s.is_numeric and s.has_missing]
+        if self.numeric != "identity":
+            return {name: 0.0 for name in missing}
+        return {name: float(np.nanmean(numeric[name])) for name in missing}
+
+    # -- helpers shared by the inference methods -----------------------------------------------
+    def _numeric_specs(self) -> list[ColumnSpec]:
+        return [spec for spec in self.columns_ if spec.is_numeric]
+
+    def _affine(self, specs: Sequence[ColumnSpec]) -> tuple[np.ndarray, np.ndarray]:
+        """(shift, scale) of each numeric column: encoded = (x - shift) / scale."""
+        if self.numeric_encoding_ == "identity":
+            return np.zeros(len(specs)), np.ones(len(specs))
+        params = [self.numeric_params_[spec.name] for spec in specs]
+        return (
+            np.array([float(p["mean"]) for p in params]),
+            np.array([float(p["std"]) for p in params]),
+        )
+
+    def _read_for_transform(self, X: Any, owner: str) -> list[pd.Series | np.ndarray]:
+        """The columns of ``X`` in fitted order, after scikit-learn's input checks."""
+        names = [spec.name for spec in self.columns_]
+        if self.input_kind_ == "frame" and isinstance(X, pd.DataFrame):
+            _check_feature_names(list(X.columns), names)
+            _check_not_empty(X.shape)
+            return [X[name] for name in names]
+        if self.input_kind_ == "frame":
+            self._check_all_numeric(X, owner)
+            if self.feature_names_in_ is not None:
+                warnings.warn(
+                    f"X does not have valid feature names, but {owner} was fitted with "
+                    "feature names",
+                    UserWarning,
+                    stacklevel=3,
+                )
+        elif _str_feature_names(X) is not None:
+            warnings.warn(
+                f"X has feature names, but {owner} was fitted without feature names",
+                UserWarning,
+                stacklevel=3,
+            )
+        array = _as_float_matrix(X)
+        if array.shape[1] != self.n_features_in_:
+            raise DataValidationError(
+                f"X has {array.shape[1]} features, but {owner} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        return [array[:, j] for j in range(array.shape[1])]
+
+    def _check_all_numeric(self, X: Any, owner: str) -> None:
+        other = [spec.name for spec in self.columns_ if not spec.is_numeric]
+        if other:
+            raise DataValidationError(
+                f"{owner} was fitted on a DataFrame with categorical or boolean columns "
+                f"({other[:_MAX_SHOWN]}); pass a DataFrame with the fitted columns, not a "
+                f"{type(X).__name__}."
+            )
+
+    # -- transform -----------------------------------------------------------------------------
+    def transform(self, X: Any, *, owner: str | None = None) -> np.ndarray:
+        """Encode rows.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Data of the kind fitted.
+        owner : str or None
+            Name of the estimator to put in messages (default: this class's name).
+
+        Returns
+        -------
+        Z : ndarray of float64 of shape (n_samples, n_encoded_)
+
+        Warns
+        -----
+        UnseenCategoryWarning
+            A categorical value (or a missing value) not seen at fit time; its span is
+            all zero.
+        """
+        _check_is_fitted(self)
+        owner = owner or type(self).__name__
+        columns = self._read_for_transform(X, owner)
+        Z = np.zeros((len(columns[0]), self.n_encoded_))
+        spans = _span_index(self.layout_)
+        self._encode_numeric(Z, columns, spans, owner)
+        for spec, column in zip(self.columns_, columns, strict=True):
+            if not spec.is_numeric:
+                codes = _category_codes(column, spec)
+                unseen = codes < 0
+                if unseen.any():
+                    _warn_unseen(column, spec, unseen, owner)
+                rows = np.flatnonzero(~unseen)
+                Z[rows, spans[spec.name]["categorical"].start + codes[rows]] = 1.0
+        return Z
+
+    def _numeric_matrix(
+        self, columns: Sequence[pd.Series | np.ndarray], owner: str
+    ) -> tuple[list[ColumnSpec], np.ndarray]:
+        position = {spec.name: j for j, spec in enumerate(self.columns_)}
+        specs = self._numeric_specs()
+        V = np.empty((len(columns[0]), len(specs)))
+        for j, spec in enumerate(specs):
+            V[:, j] = _numeric_values(spec.name, columns[position[spec.name]])
+            n_missing = int(np.isnan(V[:, j]).sum())
+            if n_missing and not spec.has_missing:
+                raise DataValidationError(
+                    f"Column {spec.name!r} has {n_missing} missing value(s), but had none at "
+                    f"fit time, so {owner} cannot represent them; fill or drop these rows."
+                )
+        return specs, V
+
+    def _encode_numeric(
+        self, Z: np.ndarray, columns: Sequence[Any], spans: Mapping[Hashable, Any], owner: str
+    ) -> None:
+        specs, V = self._numeric_matrix(columns, owner)
+        if not specs:
+            return
+        missing = np.isnan(V)
+        value_cols = np.array([spans[s.name]["continuous"].start for s in specs])
+        flagged = [j for j, s in enumerate(specs) if s.has_missing]
+        Z[:, [spans[specs[j].name]["missing"].start for j in flagged]] = missing[:, flagged]
+        if self.numeric_encoding_ == "mode":
+            offsets, modes = encode_modes(V, [self.numeric_params_[s.name] for s in specs])
+            Z[:, value_cols] = offsets
+            mode_cols = np.array([spans[s.name]["mode"].start for s in specs])
+            Z[np.arange(len(V))[:, None], mode_cols + modes] = 1.0
+            return
+        shift, scale = self._affine(specs)
+        fill = np.array([self.fill_values_.get(s.name, 0.0) for s in specs])
+        Z[:, value_cols] = np.where(missing, fill, (V - shift) / scale)
+
+    # -- inverse_transform ---------------------------------------------------------------------
+    def inverse_transform(self, Z: Any) -> pd.DataFrame | np.ndarray:
+        """Decode encoded rows (possibly produced by a model) into data of the kind fitted.
+
+        Categorical spans are read by argmax (the last slot of a column that had missing
+        values means missing); a missing span above 0.5 means missing; integers are
+        rounded and clipped to their fitted range; dtypes are restored.
+
+        Parameters
+        ----------
+        Z : array-like of shape (n_samples, n_encoded_)
+
+        Returns
+        -------
+        X : DataFrame with the fitted columns and dtypes, or ndarray of float64 of shape
+            (n_samples, n_features_in_) when fitted on an array.
+        """
+        _check_is_fitted(self)
+        Z = _check_encoded(Z, self.n_encoded_)
+        spans = _span_index(self.layout_)
+        numeric = self._decode_numeric(Z, spans)
+        out: dict[Hashable, pd.Series] = {}
+        for spec in self.columns_:
+            if spec.is_numeric:
+                out[spec.name] = _restore_numeric(spec, numeric[spec.name])
+                continue
+            span = spans[spec.name]["categorical"]
+            codes = np.argmax(Z[:, span.start : span.stop], axis=1)
+            out[spec.name] = _restore_categorical(
+                spec, np.where(codes >= len(spec.categories), -1, codes)
+            )
+        if self.input_kind_ == "array":
+            return np.column_stack(
+                [s.to_numpy(dtype=np.float64, na_value=np.nan) for s in out.values()]
+            )
+        return pd.DataFrame(out)
+
+    def _decode_numeric(
+        self, Z: np.ndarray, spans: Mapping[Hashable, Mapping[str, Span]]
+    ) -> dict[Hashable, np.ndarray]:
+        specs = self._numeric_specs()
+        if not specs:
+            return {}
+        encoded = Z[:, [spans[s.name]["continuous"].start for s in specs]]
+        if self.numeric_encoding_ == "mode":
+            modes = np.column_stack(
+                [
+                    np.argmax(
+                        Z[:, spans[s.name]["mode"].start : spans[s.name]["mode"].stop], axis=1
+                    )
+                    for s in specs
+                ]
+            )
+            values = decode_modes(encoded, modes, [self.numeric_params_[s.name] for s in specs])
+        else:
+            shift, scale = self._affine(specs)
+            values = encoded * scale + shift
+        for j, spec in enumerate(specs):
+            if spec.has_missing:
+                values[Z[:, spans[spec.name]["missing"].start] > 0.5, j] = np.nan
+        return {spec.name: values[:, j] for j, spec in enumerate(specs)}
+
+    # -- change of variables -------------------------------------------------------------------
+    def log_abs_det_jacobian(self, Z: Any) -> np.ndarray:
+        """log |d encoded / d original| of each row, summed over its observed numeric cells.
+
+        Parameters
+        ----------
+        Z : array-like of shape (n_samples, n_encoded_)
+
+        Returns
+        -------
+        log_det : ndarray of shape (n_samples,)
+            0 for ``identity``; the sum of ``-log(std)`` over observed numeric cells for
+            ``standard``.
+
+        Raises
+        ------
+        HybridgenError (also a NotImplementedError)
+            For ``numeric="mode"``, whose Jacobian depends on the mode the model chose.
+        """
+        _check_is_fitted(self)
+        Z = _check_encoded(Z, self.n_encoded_)
+        if self.numeric_encoding_ == "mode":
+            raise _ModeJacobianError(
+                "log_abs_det_jacobian is not defined for numeric='mode' here: the Jacobian "
+                "depends on the mode a model assigns to each cell; compute it from "
+                "numeric_params_ ('stds' of the chosen mode) in the model."
+            )
+        specs = self._numeric_specs()
+        if not specs:
+            return np.zeros(len(Z))
+        _, scale = self._affine(specs)
+        observed = np.ones((len(Z), len(specs)))
+        spans = _span_index(self.layout_)
+        for j, spec in enumerate(specs):
+            if spec.has_missing:
+                observed[:, j] = Z[:, spans[spec.name]["missing"].start] <= 0.5
+        return observed @ -np.log(scale)
+
+
+def _read_for_fit(X: Any) -> tuple[str, list[Hashable], list[pd.Series | np.ndarray]]:
+    """("frame" or "array", column names, columns) of ``X``; the columns are read-only
+    views of the caller's data."""
+    if isinstance(X, pd.DataFrame):
+        _check_not_empty(X.shape)
+        if X.columns.has_duplicates:
+            duplicated = list(X.columns[X.columns.duplicated()].unique())
+            raise DataValidationError(
+                f"X has duplicated column names {duplicated[:_MAX_SHOWN]}; names must be unique."
+            )
+        return "frame", list(X.columns), [X.iloc[:, j] for j in range(X.shape[1])]
+    array = _as_float_matrix(X)
+    return "array", list(range(array.shape[1])), [array[:, j] for j in range(array.shape[1])]
+
+
+# ---------------------------------------------------------------------------------------
+# Images
+# ---------------------------------------------------------------------------------------
+def _check_images(X: Any) -> np.ndarray:
+    expected = (
+        "a numpy array of shape (n_samples, H, W) or (n_samples, C, H, W) with dtype uint8 "
+        "(0..255) or float (in [0, 1])"
+    )
+    if not isinstance(X, np.ndarray):
+        raise DataValidationError(f"Images must be {expected}; got a {type(X).__name__}.")
+    if X.ndim not in (3, 4):
+        raise DataValidationError(f"Images must be {expected}; got shape {X.shape}.")
+    _check_not_empty((X.shape[0], int(np.prod(X.shape[1:]))))
+    if X.dtype == np.uint8:
+        return X
+    if X.dtype.kind != "f":
+        raise DataValidationError(f"Images must be {expected}; got dtype {X.dtype}.")
+    n_bad = int((~np.isfinite(X)).sum())
+    if n_bad:
+        raise DataValidationError(
+            f"Images must be {expected}; got {n_bad} NaN or infinite value(s)."
+        )
+    low, high = float(X.min()), float(X.max())
+    if low < 0.0 or high > 1.0:
+        raise DataValidationError(
+            f"Float images must hold values in [0, 1]; got values in [{low:g}, {high:g}]. "
+            "Divide 0..255 data by 255, or pass it as uint8."
+        )
+    return X
+
+
+@_serialization.register
+class ImageTransformer(BaseEstimator):
+    """Flatten images into rows of pixel values in [0, 1], and back.
+
+    Accepts numpy arrays of shape (n_samples, H, W) or (n_samples, C, H, W), of dtype
+    uint8 (0..255, divided by 255) or float (already in [0, 1]).
+
+    Attributes
+    ----------
+    image_shape_ : tuple of int
+        (C, H, W); C is 1 when the input had no channel axis.
+    channel_axis_ : bool
+        Whether the fitted input had a channel axis.
+    dtype_ : str
+        The fitted dtype, restored by ``inverse_transform``.
+    n_features_in_, n_encoded_ : int
+        C * H * W.
+    layout_ : tuple of Span
+        One ``pixel`` span with a sigmoid activation.
+    input_kind_ : "image"
+    columns_ : ()
+    feature_names_in_ : None
+    """
+
+    _parameter_constraints: dict[str, list[Any]] = {}
+
+    def fit(self, X: Any, y: Any = None) -> ImageTransformer:
+        """Record the image shape and dtype.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, H, W) or (n_samples, C, H, W)
+        y : ignored
+
+        Returns
+        -------
+        self : ImageTransformer
+        """
+        validate_params(self)
+        X = _check_images(X)
+        self.channel_axis_ = X.ndim == 4
+        shape = X.shape[1:] if X.ndim == 4 else (1, *X.shape[1:])
+        self.image_shape_ = tuple(int(d) for d in shape)
+        self.dtype_ = str(X.dtype)
+        self.n_features_in_ = self.n_encoded_ = int(np.prod(self.image_shape_))
+        self.layout_ = (Span("pixels", "pixel", self.n_encoded_, "sigmoid", 0),)
+        self.input_kind_ = "image"
+        self.columns_: tuple[ColumnSpec, ...] = ()
+        self.feature_names_in_ = None
+        return self
+
+    def transform(self, X: Any, *, owner: str | None = None) -> np.ndarray:
+        """Flatten images to pixel values in [0, 1].
+
+        Parameters
+        ----------
+        X : ndarray of the fitted image shape, (n_samples, *image shape)
+        owner : str or None
+            Name of the estimator to put in messages.
+
+        Returns
+        -------
+        Z : ndarray of float64 of shape (n_samples, C * H * W)
+        """
+        _check_is_fitted(self)
+        owner = owner or type(self).__name__
+        X = _check_images(X)
+        expected = self.image_shape_ if self.channel_axis_ else self.image_shape_[1:]
+        if X.shape[1:] != expected:
+            raise DataValidationError(
+                f"X holds images of shape {X.shape[1:]}, but {owner} was fitted on images of "
+                f"shape {expected}."
+            )
+        Z = X.reshape(len(X), -1).astype(np.float64)
+        return Z / 255.0 if X.dtype == np.uint8 else Z
+
+    def inverse_transform(self, Z: Any) -> np.ndarray:
+        """Images of the fitted shape and dtype from rows of pixel values (clipped to [0, 1]).
+
+        Parameters
+        ----------
+        Z : array-like of shape (n_samples, C * H * W)
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, C, H, W) or (n_samples, H, W), fitted dtype
+        """
+        _check_is_fitted(self)
+        Z = np.clip(_check_encoded(Z, self.n_encoded_), 0.0, 1.0)
+        shape = self.image_shape_ if self.channel_axis_ else self.image_shape_[1:]
+        images = Z.reshape(len(Z), *shape)
+        if self.dtype_ == "uint8":
+            return np.rint(images * 255.0).astype(np.uint8)
+        return images.astype(self.dtype_)
+
+    def log_abs_det_jacobian(self, Z: Any) -> np.ndarray:
+        """log |d encoded / d original| per row: ``-D log 255`` for uint8, 0 for floats.
+
+        Parameters
+        ----------
+        Z : array-like of shape (n_samples, C * H * W)
+
+        Returns
+        -------
+        log_det : ndarray of shape (n_samples,)
+        """
+        _check_is_fitted(self)
+        Z = _check_encoded(Z, self.n_encoded_)
+        per_row = -self.n_encoded_ * math.log(255.0) if self.dtype_ == "uint8" else 0.0
+        return np.full(len(Z), per_row)
+
+
+def make_transformer(X: Any, **params: Any) -> TabularTransformer | ImageTransformer:
+    """The (unfitted) transformer for ``X``.
+
+    Parameters
+    ----------
+    X : DataFrame, array-like of shape (n_samples, n_features), or ndarray of images of
+        shape (n_samples, H, W) or (n_samples, C, H, W)
+    **params
+        Passed to :class:`TabularTransformer`; ignored for images.
+
+    Returns
+    -------
+    transformer : ImageTransformer for numpy arrays with 3 or 4 dimensions,
+        TabularTransformer otherwise.
+    """
+    if isinstance(X, np.ndarray) and X.ndim in (3, 4):
+        return ImageTransformer()
+    return TabularTransformer(**params)
