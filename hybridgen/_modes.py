@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -128,7 +128,6 @@ def fit_mode_mixtures(
     *,
     n_iter: int = 100,
     tol: float = 1e-6,
-    random_state: Any = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fit a 1-D Gaussian mixture to every column of ``values`` with one vectorised EM.
 
@@ -151,8 +150,6 @@ def fit_mode_mixtures(
         Maximum EM iterations.
     tol : float, default=1e-6
         Convergence threshold on the change of the mean log-likelihood per column.
-    random_state : ignored
-        The fit is deterministic; accepted for symmetry with other fitting functions.
 
     Returns
     -------

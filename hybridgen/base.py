@@ -37,6 +37,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import warnings
 from numbers import Integral
 from os import PathLike
 from typing import Any, TypeVar
@@ -50,7 +51,7 @@ from sklearn.utils import check_random_state
 
 from . import _serialization
 from ._validation import Interval, validate_params
-from .exceptions import InvalidParameterError, ModelFormatError, NotFittedError
+from .exceptions import HybridgenWarning, InvalidParameterError, ModelFormatError, NotFittedError
 from .transform import make_transformer
 
 __all__ = ["GenerativeModel", "bits_per_dim", "load", "resolve_device", "torch_generator"]
@@ -245,8 +246,8 @@ class GenerativeModel(DensityMixin, BaseEstimator):
         save_file(arrays, str(path), metadata={FORMAT_NAME: json.dumps(state)})
 
     @classmethod
-    def load(cls: type[_Model], path: str | PathLike[str]) -> _Model:
-        """Read an estimator written by :meth:`save`.
+    def load(cls: type[_Model], path: str | PathLike[str], *, device: str | None = None) -> _Model:
+        """Read an estimator written by :meth:`save` (see :func:`hybridgen.load`).
 
         Raises
         ------
@@ -254,7 +255,7 @@ class GenerativeModel(DensityMixin, BaseEstimator):
             When the file is not a hybridgen model, comes from a newer format, or
             holds another class than ``cls``.
         """
-        model = load(path)
+        model = load(path, device=device)
         if not isinstance(model, cls):
             raise ModelFormatError(
                 f"{path} holds a {type(model).__name__}, not a {cls.__name__}; use "
@@ -286,22 +287,36 @@ def _read_state(path: str | PathLike[str]) -> tuple[dict[str, Any], dict[str, np
     return state, arrays
 
 
-def load(path: str | PathLike[str]) -> GenerativeModel:
+def load(path: str | PathLike[str], *, device: str | None = None) -> GenerativeModel:
     """Read any hybridgen estimator written by ``save``; no pickle is involved.
 
     Parameters
     ----------
     path : str or path-like
+    device : str or None, default=None
+        Overrides the saved ``device`` parameter. When None and the model was saved
+        with a CUDA device that this machine lacks, it is loaded with ``device="cpu"``
+        and a warning.
 
     Returns
     -------
     estimator : GenerativeModel
-        Fitted, of the class that was saved. Its ``device`` parameter is kept; with
-        ``device="auto"`` a GPU-fitted model simply runs on the CPU where there is none.
+        Fitted, of the class that was saved.
     """
     state, arrays = _read_state(path)
     cls = _serialization.registered(state["class"])
-    model = cls(**_serialization.decode(state["params"], arrays))
+    params = _serialization.decode(state["params"], arrays)
+    if device is not None:
+        params["device"] = device
+    elif "cuda" in str(params.get("device", "")) and not torch.cuda.is_available():
+        warnings.warn(
+            f"{path} was saved with device={params['device']!r}, but CUDA is not available "
+            "here; it is loaded with device='cpu'.",
+            HybridgenWarning,
+            stacklevel=2,
+        )
+        params["device"] = "cpu"
+    model = cls(**params)
     for name, value in _serialization.decode(state["fitted"], arrays).items():
         setattr(model, name, value)
     return model

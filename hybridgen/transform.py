@@ -123,8 +123,6 @@ class TabularTransformer(BaseEstimator):
     column_kinds : dict or None, default=None
         Overrides of the inferred kind, ``{column: "float" | "integer" | "boolean" |
         "categorical"}``.
-    random_state : int, RandomState or None, default=None
-        Unused: every step is deterministic. Kept so estimators can pass theirs.
 
     Attributes
     ----------
@@ -164,7 +162,6 @@ class TabularTransformer(BaseEstimator):
         "numeric": [Options({"identity", "standard", "mode"})],
         "max_modes": [Interval(Integral, 1, None, closed="left")],
         "column_kinds": [None, "dict"],
-        "random_state": ["random_state"],
     }
 
     def __init__(
@@ -173,12 +170,10 @@ class TabularTransformer(BaseEstimator):
         numeric: str = "identity",
         max_modes: int = 10,
         column_kinds: Mapping[Hashable, str] | None = None,
-        random_state: Any = None,
     ) -> None:
         self.numeric = numeric
         self.max_modes = max_modes
         self.column_kinds = column_kinds
-        self.random_state = random_state
 
     # -- fit ---------------------------------------------------------------------------------
     def fit(self, X: Any, y: Any = None) -> TabularTransformer:

@@ -7,11 +7,13 @@ import copy
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from sklearn.base import clone
 
 import hybridgen
 from hybridgen.exceptions import (
     DataValidationError,
+    HybridgenWarning,
     InvalidParameterError,
     ModelFormatError,
     NotFittedError,
@@ -101,6 +103,18 @@ class TestContract:
         else:
             np.testing.assert_array_equal(first, second)
         assert cls.load(path).n_features_in_ == est.n_features_in_
+
+    def test_cuda_saved_model_loads_on_cpu(self, cls, mixed_frame, tmp_path):
+        est = make(cls).fit(mixed_frame)
+        est.set_params(device="cuda")  # as if fitted on a GPU: state is stored on the CPU
+        est.save(tmp_path / "gpu.hg")
+        if torch.cuda.is_available():
+            back = hybridgen.load(tmp_path / "gpu.hg")
+        else:
+            with pytest.warns(HybridgenWarning, match="loaded with device='cpu'"):
+                back = hybridgen.load(tmp_path / "gpu.hg")
+        assert np.isfinite(back.score(mixed_frame))
+        assert hybridgen.load(tmp_path / "gpu.hg", device="cpu").device == "cpu"
 
     def test_load_refuses_other_files(self, cls, tmp_path):
         bad = tmp_path / "bad.hg"
