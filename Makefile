@@ -22,10 +22,12 @@ demo: venv
 	$(PY) -m hybridgen.demo
 
 bench: venv
-	$(PY) benchmarks/bench_gmm_speed.py
+	$(PY) benchmarks/bench_transformer.py
+	$(PY) benchmarks/bench_gmm_speed.py --device cpu
 
 lint: venv
 	$(VENV)/bin/ruff check hybridgen tests benchmarks
+	$(VENV)/bin/mypy hybridgen
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -215,7 +215,7 @@ def log_gaussian(X: torch.Tensor, means: torch.Tensor, prec_chol: torch.Tensor, 
 class Completion(NamedTuple):
     """Rows sharing one missing pattern: their expected values and residual covariance."""
 
-    rows: torch.Tensor  # row indices within the chunk
+    rows: torch.Tensor | None  # row indices within the chunk (set by the caller)
     x_hat: torch.Tensor  # (K, n_rows, D): observed cells, and E[x_missing | x_obs, k]
     cond_cov: torch.Tensor  # (K, D, D): Cov[x_missing | x_obs, k], zero outside missing cells
 

@@ -72,7 +72,7 @@ def encode(value: Any, arrays: dict[str, np.ndarray], key: str = "s") -> Any:
 
 def _decode_object(tree: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
     cls = registered(tree["__object__"])
-    obj = cls.__new__(cls)
+    obj: Any = object.__new__(cls)
     obj.__dict__.update(decode(tree["state"], arrays))
     return obj
 
