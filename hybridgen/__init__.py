@@ -12,6 +12,7 @@ from .exceptions import (
     UnseenCategoryWarning,
 )
 from .gmm import GaussianMixture
+from .vae import VAE
 
 __version__ = "0.1.0.dev0"
 
@@ -26,6 +27,7 @@ __all__ = [
     "NotFittedError",
     "NumericalError",
     "UnseenCategoryWarning",
+    "VAE",
     "__version__",
     "all_estimators",
     "bits_per_dim",
@@ -35,4 +37,4 @@ __all__ = [
 
 def all_estimators() -> list[type[GenerativeModel]]:
     """The public estimator classes, in a stable order (used by the contract tests and demo)."""
-    return [GaussianMixture]
+    return [GaussianMixture, VAE]

@@ -9,7 +9,9 @@ hooks on encoded data:
 ``_transformer_params()``
     how numeric columns are encoded for this model (``{"numeric": "identity"}``...).
 ``_log_likelihood(Z)``
-    log-density of encoded rows under the model, shape (n_samples,).
+    log-likelihood of the rows encoded as ``Z`` in the ORIGINAL data space, shape
+    (n_samples,): a model of a density over encoded values adds
+    ``transformer_.log_abs_det_jacobian(Z)``.
 ``_sample_encoded(n_samples, generator)``
     encoded rows drawn from the model, shape (n_samples, n_encoded).
 
@@ -181,8 +183,7 @@ class GenerativeModel(DensityMixin, BaseEstimator):
         log_likelihood : ndarray of shape (n_samples,)
             See the module docstring of :mod:`hybridgen.base` for exactly what is counted.
         """
-        Z = self._encode(X)
-        return self._log_likelihood(Z) + self.transformer_.log_abs_det_jacobian(Z)
+        return self._log_likelihood(self._encode(X))
 
     def score(self, X: Any, y: Any = None) -> float:
         """Mean log-likelihood per row in the original data space (nats).
@@ -226,6 +227,11 @@ class GenerativeModel(DensityMixin, BaseEstimator):
     # -- persistence ------------------------------------------------------------------------
     def _fitted_state(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("__")}
+
+    def _restore_fitted_state(self, state: dict[str, Any]) -> None:
+        """Inverse of ``_fitted_state`` (used by :func:`load`)."""
+        for name, value in state.items():
+            setattr(self, name, value)
 
     def save(self, path: str | PathLike[str]) -> None:
         """Write the estimator to ``path`` (safetensors for arrays, JSON for the rest).
@@ -317,6 +323,5 @@ def load(path: str | PathLike[str], *, device: str | None = None) -> GenerativeM
         )
         params["device"] = "cpu"
     model = cls(**params)
-    for name, value in _serialization.decode(state["fitted"], arrays).items():
-        setattr(model, name, value)
+    model._restore_fitted_state(_serialization.decode(state["fitted"], arrays))
     return model

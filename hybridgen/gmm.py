@@ -338,7 +338,8 @@ class GaussianMixture(GenerativeModel):
         return torch.cat(parts) if parts else torch.zeros(0, self.n_components, dtype=dtype)
 
     def _log_likelihood(self, Z: np.ndarray) -> np.ndarray:
-        return torch.logsumexp(self._weighted_log_prob(Z), dim=1).cpu().numpy()
+        log_density = torch.logsumexp(self._weighted_log_prob(Z), dim=1).cpu().numpy()
+        return log_density + self.transformer_.log_abs_det_jacobian(Z)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Posterior probability of each component.

@@ -1,0 +1,316 @@
+"""The one training loop of the neural estimators, and the fit skeleton they share.
+
+An estimator owns WHAT is optimised: its networks (``module_``), its parameter groups
+(one optimiser each) and its losses, returned as one :class:`Losses` bundle. This
+module owns HOW: batches drawn with the estimator's generator from tensors kept on
+the training device for the whole fit, one Adam optimiser per group, gradient
+clipping, validation and the best weights, the NaN guard, Ctrl-C, callbacks and
+``history_``.
+
+Each loss in ``Losses.terms`` updates only its own group: gradients are taken with
+``torch.autograd.grad`` with respect to that group's parameters alone, all of them
+before any optimiser steps, so one network's update never leaks into another's.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._validation import Interval
+from .base import GenerativeModel, torch_generator
+from .callbacks import Callback, EarlyStopping, ProgressBar
+from .exceptions import HybridgenWarning, NumericalError
+
+__all__ = ["Losses", "NeuralGenerativeModel", "TrainingState", "train"]
+
+
+@dataclass
+class Losses:
+    """What a model's step returns.
+
+    Attributes
+    ----------
+    terms : dict of str to scalar tensor
+        For each parameter group, the loss that group minimises.
+    metrics : dict of str to scalar tensor
+        Detached values averaged over the epoch into ``history_`` (e.g. "kl").
+    objective : scalar tensor
+        The model's training objective (for a VAE the negative ELBO), recorded as
+        ``train_loss``/``valid_loss`` and used for early stopping.
+    """
+
+    terms: dict[str, torch.Tensor]
+    objective: torch.Tensor
+    metrics: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+@dataclass
+class TrainingState:
+    """What callbacks see."""
+
+    model: Any
+    epochs: int
+    epoch: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    stop: bool = False
+
+
+def batches(
+    n: int, batch_size: int, generator: torch.Generator, device: torch.device
+) -> Iterator[torch.Tensor]:
+    """Row indices of one epoch: a permutation drawn with ``generator``, in batches."""
+    order = torch.randperm(n, generator=generator, device=device)
+    for start in range(0, n, batch_size):
+        yield order[start : start + batch_size]
+
+
+def split_validation(
+    tensors: Sequence[torch.Tensor], fraction: float, generator: torch.Generator
+) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...] | None]:
+    """Split rows into train and validation parts (``fraction`` of rows, at least one)."""
+    n = len(tensors[0])
+    n_valid = int(round(fraction * n))
+    if fraction <= 0 or n_valid < 1 or n - n_valid < 1:
+        return tuple(tensors), None
+    order = torch.randperm(n, generator=generator, device=tensors[0].device)
+    valid, fit = order[:n_valid], order[n_valid:]
+    return tuple(t[fit] for t in tensors), tuple(t[valid] for t in tensors)
+
+
+def _apply_gradients(
+    losses: Losses,
+    groups: dict[str, list[nn.Parameter]],
+    optimizers: dict[str, torch.optim.Optimizer],
+    clip: float | None,
+) -> None:
+    """Gradient of each group's own loss w.r.t. that group only; then every step."""
+    names = [name for name in groups if name in losses.terms]
+    for i, name in enumerate(names):
+        params = groups[name]
+        grads = torch.autograd.grad(
+            losses.terms[name], params, retain_graph=i < len(names) - 1, allow_unused=True
+        )
+        for p, g in zip(params, grads, strict=True):
+            p.grad = g
+        if clip is not None:
+            nn.utils.clip_grad_norm_(params, clip)
+    for name in names:
+        optimizers[name].step()
+
+
+@torch.no_grad()
+def _evaluate(
+    model: Any, tensors: tuple[torch.Tensor, ...], batch_size: int, generator: torch.Generator
+) -> float:
+    """Mean objective over ``tensors`` (no gradients, model in eval mode)."""
+    model.module_.eval()
+    total = torch.zeros((), device=tensors[0].device)
+    for start in range(0, len(tensors[0]), batch_size):
+        part = tuple(t[start : start + batch_size] for t in tensors)
+        total += model._losses(part, generator).objective.detach() * len(part[0])
+    model.module_.train()
+    return float(total) / len(tensors[0])
+
+
+def _snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def _run_epoch(
+    model: Any,
+    data: tuple[torch.Tensor, ...],
+    optimizers: dict[str, Any],
+    settings: dict[str, Any],
+    generator: torch.Generator,
+    state: TrainingState,
+    callbacks: Sequence[Callback],
+) -> dict[str, torch.Tensor]:
+    """One pass over ``data``; returns row-weighted sums of the objective and metrics."""
+    groups = model._parameter_groups()
+    sums: dict[str, torch.Tensor] = {}
+    device = data[0].device
+    for index in batches(len(data[0]), settings["batch_size"], generator, device):
+        part = tuple(t[index] for t in data)
+        losses = model._losses(part, generator)
+        _apply_gradients(losses, groups, optimizers, settings["clip_grad_norm"])
+        for key, value in {"train_loss": losses.objective, **losses.metrics}.items():
+            sums[key] = sums.get(key, torch.zeros((), device=device)) + value.detach() * len(index)
+        for cb in callbacks:
+            cb.on_batch_end(state)
+    return sums
+
+
+def train(
+    model: Any,
+    data: tuple[torch.Tensor, ...],
+    valid: tuple[torch.Tensor, ...] | None,
+    settings: dict[str, Any],
+    callbacks: Sequence[Callback],
+    generator: torch.Generator,
+) -> None:
+    """Train ``model.module_`` in place; records go to ``model.history_``.
+
+    ``model`` provides ``module_``, ``_parameter_groups()``, ``_learning_rates()`` and
+    ``_losses(tensors, generator) -> Losses``. On exit the module holds the best
+    weights seen (lowest validation objective, or training objective without
+    validation data). A non-finite loss restores the last good weights and raises
+    :class:`NumericalError`; Ctrl-C restores the best weights and warns.
+    """
+    groups, rates = model._parameter_groups(), model._learning_rates()
+    optimizers = {
+        name: torch.optim.Adam(params, lr=rates[name], weight_decay=settings["weight_decay"])
+        for name, params in groups.items()
+    }
+    state = TrainingState(model=model, epochs=settings["epochs"], history=model.history_)
+    best = (math.inf, _snapshot(model.module_))
+    for cb in callbacks:
+        cb.on_train_begin(state)
+    try:
+        for epoch in range(1, settings["epochs"] + 1):
+            state.epoch = epoch
+            last_good = _snapshot(model.module_)
+            for cb in callbacks:
+                cb.on_epoch_begin(state)
+            start = time.perf_counter()
+            sums = _run_epoch(model, data, optimizers, settings, generator, state, callbacks)
+            record = {
+                "epoch": float(epoch),
+                **{k: float(v) / len(data[0]) for k, v in sums.items()},
+            }
+            if not all(math.isfinite(v) for v in record.values()):
+                model.module_.load_state_dict(last_good)
+                raise NumericalError(
+                    f"The training loss of {type(model).__name__} became non-finite at epoch "
+                    f"{epoch}; the weights of epoch {epoch - 1} were kept. Try a lower "
+                    "learning_rate, set clip_grad_norm, or scale extreme numeric columns."
+                )
+            if valid is not None:
+                record["valid_loss"] = _evaluate(model, valid, settings["batch_size"], generator)
+            record["seconds"] = time.perf_counter() - start
+            state.history.append(record)
+            monitored = record.get("valid_loss", record["train_loss"])
+            if monitored < best[0]:
+                best = (monitored, _snapshot(model.module_))
+            for cb in callbacks:
+                cb.on_epoch_end(state)
+            if state.stop:
+                break
+    except KeyboardInterrupt:
+        warnings.warn(
+            f"Training of {type(model).__name__} was interrupted at epoch {state.epoch}; the "
+            "best weights so far are kept and the model is usable.",
+            HybridgenWarning,
+            stacklevel=2,
+        )
+    finally:
+        for cb in callbacks:
+            cb.on_train_end(state)
+    if math.isfinite(best[0]):
+        model.module_.load_state_dict(best[1])
+
+
+class NeuralGenerativeModel(GenerativeModel):
+    """Fit skeleton shared by the neural estimators (VAE, VAEGAN).
+
+    ``fit`` is: fit the data layer, ``_prepare(Z)`` (data-dependent choices), build the
+    networks (``_build_module()``, weights drawn from ``random_state``), move the
+    encoded rows to the device once (``_tensors(Z)``), and :func:`train`. Subclasses
+    implement those hooks, ``_parameter_groups()``, ``_losses(tensors, generator)``
+    (and ``_learning_rates()`` for several groups) and the inference hooks of
+    :class:`~hybridgen.base.GenerativeModel`.
+    """
+
+    _training_constraints: dict[str, list[Any]] = {
+        "epochs": [Interval(Integral, 1, None, "left")],
+        "batch_size": [Interval(Integral, 1, None, "left")],
+        "learning_rate": [Interval(Real, 0.0, None, "neither")],
+        "weight_decay": [Interval(Real, 0.0, None, "left")],
+        "clip_grad_norm": [Interval(Real, 0.0, None, "neither"), None],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0.0, 1.0, "neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, "left")],
+        "callbacks": [list, tuple, None],
+        "verbose": [Interval(Integral, 0, None, "left"), "boolean"],
+        "random_state": ["random_state"],
+        "device": [str, torch.device],
+    }
+
+    def fit(self, X: Any, y: Any = None) -> NeuralGenerativeModel:
+        """Fit the networks to ``X``.
+
+        Parameters
+        ----------
+        X : DataFrame, array-like of shape (n_samples, n_features), or images of shape
+            (n_samples, H, W) or (n_samples, C, H, W)
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        Z = self._fit_transformer(X)
+        device = self._device()
+        rng = self._rng()
+        self._prepare(Z)
+        self.module_ = self._seeded_module(rng).to(device)
+        generator = torch_generator(rng, device)
+        fraction = self.validation_fraction if self.early_stopping else 0.0
+        data, valid = split_validation(self._tensors(Z), fraction, generator)
+        self.history_: list[dict[str, float]] = []
+        train(self, data, valid, self._settings(), self._callbacks(valid is not None), generator)
+        self.module_.eval()
+        self.n_epochs_ = len(self.history_)
+        return self
+
+    def _prepare(self, Z: np.ndarray) -> None:
+        """Resolve data-dependent choices before the networks are built (default: none)."""
+
+    def _settings(self) -> dict[str, Any]:
+        return {
+            "epochs": int(self.epochs),
+            "batch_size": int(self.batch_size),
+            "weight_decay": float(self.weight_decay),
+            "clip_grad_norm": None if self.clip_grad_norm is None else float(self.clip_grad_norm),
+        }
+
+    def _callbacks(self, has_validation: bool) -> list[Callback]:
+        callbacks = list(self.callbacks or [])
+        if has_validation:
+            callbacks.append(EarlyStopping(patience=int(self.n_iter_no_change)))
+        if self.verbose:
+            callbacks.append(ProgressBar())
+        return callbacks
+
+    def _seeded_module(self, rng: np.random.RandomState) -> nn.Module:
+        """Build the networks with weights drawn from ``rng``, leaving global RNG untouched."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(rng.randint(0, 2**31 - 1)))
+            return self._build_module()
+
+    def _learning_rates(self) -> dict[str, float]:
+        return {name: float(self.learning_rate) for name in self._parameter_groups()}
+
+    # -- persistence: weights as tensors, networks rebuilt from params and layout -------
+    def _fitted_state(self) -> dict[str, Any]:
+        state = super()._fitted_state()
+        module = state.pop("module_")
+        state["module_"] = {k: v.detach().cpu() for k, v in module.state_dict().items()}
+        return state
+
+    def _restore_fitted_state(self, state: dict[str, Any]) -> None:
+        weights = state.pop("module_")
+        super()._restore_fitted_state(state)
+        module = self._build_module()
+        module.load_state_dict({k: torch.as_tensor(v) for k, v in weights.items()})
+        self.module_ = module.to(self._device()).eval()
