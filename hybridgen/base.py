@@ -228,6 +228,9 @@ class GenerativeModel(DensityMixin, BaseEstimator):
     def _fitted_state(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("__")}
 
+    def _params_to_save(self) -> dict[str, Any]:
+        return self.get_params(deep=False)
+
     def _restore_fitted_state(self, state: dict[str, Any]) -> None:
         """Inverse of ``_fitted_state`` (used by :func:`load`)."""
         for name, value in state.items():
@@ -246,7 +249,7 @@ class GenerativeModel(DensityMixin, BaseEstimator):
             "format": FORMAT_NAME,
             "format_version": FORMAT_VERSION,
             "class": f"{type(self).__module__}.{type(self).__qualname__}",
-            "params": _serialization.encode(self.get_params(deep=False), arrays, "params"),
+            "params": _serialization.encode(self._params_to_save(), arrays, "params"),
             "fitted": _serialization.encode(self._fitted_state(), arrays, "fitted"),
         }
         save_file(arrays, str(path), metadata={FORMAT_NAME: json.dumps(state)})

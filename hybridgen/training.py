@@ -302,6 +302,10 @@ class NeuralGenerativeModel(GenerativeModel):
         return {name: float(self.learning_rate) for name in self._parameter_groups()}
 
     # -- persistence: weights as tensors, networks rebuilt from params and layout -------
+    def _params_to_save(self) -> dict[str, Any]:
+        # callbacks are the caller's objects (files, loggers): not part of a saved model
+        return {**super()._params_to_save(), "callbacks": None}
+
     def _fitted_state(self) -> dict[str, Any]:
         state = super()._fitted_state()
         module = state.pop("module_")
