@@ -27,9 +27,12 @@ What ``score`` means
   value is marginalised out;
 * a category never seen at fit time has probability zero, so the row scores -inf
   (with an :class:`~hybridgen.exceptions.UnseenCategoryWarning`);
-* images: every pixel is a numeric cell; uint8 pixels are modelled on the [0, 1]
-  scale and reported per original 0..255 unit (``-D log 255`` is added).
-  ``bits_per_dim`` converts a log-likelihood to bits per dimension.
+* images: a density model of pixels (GaussianMixture) models them on the [0, 1]
+  scale and reports the density per original unit (for uint8, per 0..255 step:
+  ``-D log 255`` is added), which approximates the probability of the integer value;
+  a discrete pixel model (the VAE's Bernoulli or discretised logistic) gives that
+  probability directly. ``bits_per_dim`` converts a log-likelihood to bits per
+  dimension.
 
 ``score(X)`` is the mean of ``score_samples(X)``.
 """

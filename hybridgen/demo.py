@@ -14,6 +14,13 @@ from hybridgen.base import bits_per_dim
 from hybridgen.datasets import load_digits_images, make_mixed_table
 
 
+#: settings for a demo of a few seconds per model on two CPU cores
+DEMO_PARAMS = {
+    "GaussianMixture": {"n_components": 10},
+    "VAE": {"epochs": 60, "latent_dim": 16, "hidden_dims": (128, 128), "batch_size": 100},
+}
+
+
 def main() -> None:
     table = make_mixed_table(2000, random_state=0)
     train, test = table.iloc[:1500], table.iloc[1500:]
@@ -31,8 +38,7 @@ def main() -> None:
                 ("table", train, test),
                 ("images", image_train, image_test),
             ):
-                params = {"n_components": 10} if cls is hybridgen.GaussianMixture else {}
-                model = cls(**{**cls._quick_params, **params, "random_state": 0})
+                model = cls(**{**cls._quick_params, **DEMO_PARAMS[cls.__name__], "random_state": 0})
                 start = time.perf_counter()
                 model.fit(fit_data)
                 seconds = time.perf_counter() - start
