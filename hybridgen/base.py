@@ -6,8 +6,8 @@ check, random generators, device resolution, ``sample``/``score``/``score_sample
 and ``save``/``load``. A subclass owns the model: it implements ``fit`` and three
 hooks on encoded data:
 
-``_transformer_params()``
-    how numeric columns are encoded for this model (``{"numeric": "identity"}``...).
+``_transformer_params(X)``
+    how numeric columns of ``X`` are encoded for this model (``{"numeric": "identity"}``...).
 ``_log_likelihood(Z)``
     log-likelihood of the rows encoded as ``Z`` in the ORIGINAL data space, shape
     (n_samples,): a model of a density over encoded values adds
@@ -121,7 +121,7 @@ class GenerativeModel(DensityMixin, BaseEstimator):
         return tags
 
     # -- hooks for subclasses ------------------------------------------------------------
-    def _transformer_params(self) -> dict[str, Any]:
+    def _transformer_params(self, X: Any) -> dict[str, Any]:
         return {"numeric": "identity"}
 
     def _log_likelihood(self, Z: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
@@ -138,7 +138,7 @@ class GenerativeModel(DensityMixin, BaseEstimator):
 
     def _fit_transformer(self, X: Any) -> np.ndarray:
         """Fit the data layer on ``X``, record the input attributes, return encoded ``X``."""
-        transformer = make_transformer(X, **self._transformer_params())
+        transformer = make_transformer(X, **self._transformer_params(X))
         transformer.fit(X)
         Z = transformer.transform(X, owner=type(self).__name__)
         self.transformer_ = transformer

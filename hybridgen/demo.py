@@ -13,7 +13,6 @@ import hybridgen
 from hybridgen.base import bits_per_dim
 from hybridgen.datasets import load_digits_images, make_mixed_table
 
-
 #: settings for a demo of a few seconds per model on two CPU cores
 DEMO_PARAMS = {
     "GaussianMixture": {"n_components": 10},

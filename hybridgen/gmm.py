@@ -24,6 +24,7 @@ from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
@@ -100,6 +101,13 @@ class GaussianMixture(GenerativeModel):
         Start from the previous fit's parameters (``n_init`` is then 1).
     verbose : int, default=0
         A progress bar over EM iterations when > 0.
+    standardize : {"auto", True, False}, default="auto"
+        Standardise numeric columns before EM (the likelihood is still reported in the
+        original units, the Jacobian included). "auto" does so for DataFrames, whose
+        columns often differ in scale by many orders of magnitude, and not for arrays
+        and images, which are used as they are, as scikit-learn does. Standardising
+        changes what ``reg_covar`` means and makes spherical/diag/tied fits
+        scale-invariant.
     device : str, default="auto"
         "auto" (CUDA when available), "cpu", "cuda" or "cuda:N".
     dtype : {"float64", "float32"}, default="float64"
@@ -108,6 +116,8 @@ class GaussianMixture(GenerativeModel):
     ----------
     weights_ : ndarray of shape (n_components,)
     means_ : ndarray of shape (n_components, n_continuous)
+        In the units EM ran in: standardised when ``standardize`` applies (as are
+        ``covariances_``, ``precisions_`` and ``means_init``).
     covariances_ : ndarray, shape as ``precisions_init``
     precisions_ : ndarray, shape as ``precisions_init``
     precisions_cholesky_ : ndarray, shape as ``precisions_init``
@@ -158,6 +168,7 @@ class GaussianMixture(GenerativeModel):
         "verbose": [Interval(Integral, 0, None, "left"), "boolean"],
         "device": [str, torch.device],
         "dtype": [Options({"float64", "float32"})],
+        "standardize": [Options({"auto"}), "boolean"],
     }
 
     def __init__(
@@ -176,6 +187,7 @@ class GaussianMixture(GenerativeModel):
         random_state: Any = None,
         warm_start: bool = False,
         verbose: int = 0,
+        standardize: str | bool = "auto",
         device: str = "auto",
         dtype: str = "float64",
     ) -> None:
@@ -192,8 +204,15 @@ class GaussianMixture(GenerativeModel):
         self.random_state = random_state
         self.warm_start = warm_start
         self.verbose = verbose
+        self.standardize = standardize
         self.device = device
         self.dtype = dtype
+
+    def _transformer_params(self, X: Any) -> dict[str, Any]:
+        scale = self.standardize
+        if scale == "auto":
+            scale = isinstance(X, pd.DataFrame)
+        return {"numeric": "standard" if scale else "identity"}
 
     # -- fit ------------------------------------------------------------------------------
     def fit(self, X: Any, y: Any = None) -> GaussianMixture:

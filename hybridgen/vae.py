@@ -381,7 +381,7 @@ class VAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralGenerativeMod
         return int(self.latent_dim)
 
     # -- data -----------------------------------------------------------------------------
-    def _transformer_params(self) -> dict[str, Any]:
+    def _transformer_params(self, X: Any) -> dict[str, Any]:
         return {"numeric": "mode", "max_modes": self.max_modes}
 
     def _is_image(self) -> bool:

@@ -15,7 +15,7 @@ from sklearn.mixture import GaussianMixture as SkGaussianMixture
 from hybridgen import GaussianMixture
 from hybridgen.exceptions import ConvergenceWarning, InvalidParameterError, UnseenCategoryWarning
 
-from .conftest import requires_cuda
+from .conftest import adult_path, requires_cuda
 
 COV_TYPES = ["full", "tied", "diag", "spherical"]
 
@@ -172,7 +172,7 @@ def test_missing_values_are_marginalised(rng):
     X = rng.multivariate_normal([0, 1, 2], [[2, 0.5, 0.2], [0.5, 1, 0.3], [0.2, 0.3, 1.5]], 2000)
     X[::10, 1] = np.nan
     df = pd.DataFrame(X, columns=["a", "b", "c"])
-    gm = GaussianMixture(1, device="cpu", tol=1e-10, max_iter=500).fit(df)
+    gm = GaussianMixture(1, device="cpu", tol=1e-10, max_iter=500, standardize=False).fit(df)
     miss = np.isnan(X[:, 1])
     p_miss = miss.mean()
     mean, cov = gm.means_[0], gm.covariances_[0]
@@ -218,3 +218,25 @@ def test_cuda_matches_cpu(cov_type, rng):
     np.testing.assert_allclose(a.score(X), b.score(X), rtol=1e-9)
     assert b.sample(10).shape == (10, 3)
     assert torch.cuda.is_available()
+
+
+def test_dataframes_are_standardised_and_scored_in_original_units(rng):
+    X = rng.normal(size=(400, 2)) @ np.array([[1.0, 0.5], [0.0, 1.0]]) * [2e5, 1e-3] + [5e5, 0.0]
+    df = pd.DataFrame(X, columns=["wide", "narrow"])
+    on_frame = GaussianMixture(2, random_state=0, device="cpu").fit(df)
+    Xs = (X - X.mean(0)) / X.std(0)
+    on_scaled = GaussianMixture(2, random_state=0, device="cpu").fit(Xs)
+    jacobian = -np.log(X.std(0)).sum()
+    np.testing.assert_allclose(on_frame.score(df), on_scaled.score(Xs) + jacobian, rtol=1e-9)
+    raw = GaussianMixture(2, random_state=0, device="cpu", standardize=False)
+    assert raw.fit(X).score(X) == pytest.approx(raw.fit(df).score(df))
+
+
+@pytest.mark.skipif(not adult_path().exists(), reason="../shared/data not present")
+def test_adult_subsample_fits(rng):
+    df = pd.read_csv(adult_path()).sample(3000, random_state=0)
+    gm = GaussianMixture(20, random_state=0, device="cpu", max_iter=30, tol=1e-2)
+    with warnings.catch_warnings():  # 30 iterations are enough to show it fits
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gm.fit(df)
+    assert np.isfinite(gm.score(df))
