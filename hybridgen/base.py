@@ -153,8 +153,13 @@ class GenerativeModel(DensityMixin, BaseEstimator):
         return resolve_device(getattr(self, "device", "auto"))
 
     def _rng(self, random_state: Any = None) -> np.random.RandomState:
+        """The generator for one call: ``random_state`` if given, else the estimator's.
+
+        None gives a generator seeded from the operating system, so that the global
+        numpy state (which scikit-learn would draw from) is never touched.
+        """
         seed = self.random_state if random_state is None else random_state  # type: ignore[attr-defined]
-        return check_random_state(seed)
+        return np.random.RandomState() if seed is None else check_random_state(seed)
 
     # -- fitted check ----------------------------------------------------------------------
     def __sklearn_is_fitted__(self) -> bool:

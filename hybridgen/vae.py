@@ -389,6 +389,12 @@ class VAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralGenerativeMod
 
     def _prepare(self, Z: np.ndarray) -> None:
         """Resolve the data-dependent choices: architecture and pixel likelihood."""
+        hidden = list(self.hidden_dims)
+        if not hidden or not all(isinstance(h, Integral) and h >= 1 for h in hidden):
+            raise InvalidParameterError(
+                "The 'hidden_dims' parameter of VAE must be a non-empty tuple of positive "
+                f"ints. Got {self.hidden_dims!r} instead."
+            )
         image = self._is_image()
         if self.architecture == "conv" and not image:
             raise InvalidParameterError(
@@ -416,7 +422,7 @@ class VAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralGenerativeMod
 
     # -- networks -------------------------------------------------------------------------
     def _build_module(self) -> VAEModule:
-        hidden = tuple(int(h) for h in self.hidden_dims) or (128,)
+        hidden = tuple(int(h) for h in self.hidden_dims)
         latent = int(self.latent_dim)
         if not self._is_image():
             head = TableHead(table_spec(self.transformer_))

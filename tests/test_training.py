@@ -62,6 +62,7 @@ def test_same_seed_same_weights_bit_for_bit(mixed_frame):
 def test_global_rng_untouched(mixed_frame):
     torch_state, np_state = torch.get_rng_state(), np.random.get_state()  # noqa: NPY002
     small_vae().fit(mixed_frame).sample(5)
+    small_vae(random_state=None).fit(mixed_frame).sample(5)
     assert torch.equal(torch.get_rng_state(), torch_state)
     assert np.random.get_state()[1].tolist() == np_state[1].tolist()  # noqa: NPY002
 

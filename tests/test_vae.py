@@ -141,6 +141,8 @@ def test_bad_parameters_are_named(mixed_frame):
         InvalidParameterError, match="The 'latent_dim' parameter of VAE must be an int"
     ):
         VAE(**{**QUICK, "latent_dim": 0}).fit(mixed_frame)
+    with pytest.raises(InvalidParameterError, match="'hidden_dims' parameter of VAE"):
+        VAE(**{**QUICK, "hidden_dims": ()}).fit(mixed_frame)
     vae = VAE(**QUICK).fit(mixed_frame)
     with pytest.raises(InvalidParameterError, match=r"shape \(n_samples, 2\)"):
         vae.inverse_transform(np.zeros((3, 5)))
