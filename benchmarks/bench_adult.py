@@ -117,6 +117,15 @@ def candidates(args: argparse.Namespace) -> dict[str, Candidate]:
             device,
             lambda: hybridgen.VAE(epochs=epochs, batch_size=500, random_state=SEED, device=device),
         )
+        # TVAE-equivalent weighting: TVAE multiplies its reconstruction term by 2
+        # (loss_factor=2), which is a KL weight of 0.5 relative to it
+        found["vae-beta0.5"] = Candidate(
+            str(epochs),
+            device,
+            lambda: hybridgen.VAE(
+                epochs=epochs, batch_size=500, beta=0.5, random_state=SEED, device=device
+            ),
+        )
     try:
         import ctgan
     except ImportError:

@@ -18,6 +18,7 @@ import math
 import time
 import warnings
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 from typing import Any
@@ -219,6 +220,24 @@ def train(
         model.module_.load_state_dict(best[1])
 
 
+@contextmanager
+def flush_denormals() -> Iterator[None]:
+    """Treat subnormal floats as zero on the CPU for the duration, then restore the
+    caller's setting.
+
+    Adam's second-moment estimates of rarely-used weights decay into subnormal numbers,
+    which the CPU handles up to a hundred times slower: without this an Adult fit slows
+    down threefold over 300 epochs.
+    """
+    probe = torch.tensor([1e-39], dtype=torch.float32)
+    was_on = bool((probe * 1.0).item() == 0.0)
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(was_on)
+
+
 class NeuralGenerativeModel(GenerativeModel):
     """Fit skeleton shared by the neural estimators (VAE, VAEGAN).
 
@@ -268,7 +287,8 @@ class NeuralGenerativeModel(GenerativeModel):
         fraction = self.validation_fraction if self.early_stopping else 0.0
         data, valid = split_validation(self._tensors(Z), fraction, generator)
         self.history_: list[dict[str, float]] = []
-        train(self, data, valid, self._settings(), self._callbacks(valid is not None), generator)
+        with flush_denormals():
+            train(self, data, valid, self._settings(), self._callbacks(valid is not None), generator)
         self.module_.eval()
         self.n_epochs_ = len(self.history_)
         return self

@@ -123,3 +123,13 @@ def test_history_is_plain_data(mixed_frame):
     assert {"epoch", "train_loss", "kl", "reconstruction", "seconds"} <= set(record)
     assert all(isinstance(v, float) for v in record.values())
     assert vae.n_epochs_ == 4
+
+
+def test_flush_denormals_is_scoped():
+    from hybridgen.training import flush_denormals
+
+    tiny = torch.tensor([1e-39], dtype=torch.float32)
+    assert (tiny * 1.0).item() != 0.0
+    with flush_denormals():
+        assert (tiny * 1.0).item() == 0.0
+    assert (tiny * 1.0).item() != 0.0
