@@ -105,9 +105,7 @@ def main() -> None:
 
     rng = np.random.default_rng(0)
     dequantise = lambda x: (x.astype(np.float64) + rng.random(x.shape)) / 256.0  # noqa: E731
-    gmm = GaussianMixture(
-        args.gmm_components, max_iter=30, random_state=0, device=args.device
-    )
+    gmm = GaussianMixture(args.gmm_components, max_iter=30, random_state=0, device=args.device)
     start = time.perf_counter()
     gmm.fit(dequantise(x_train[: args.gmm_train]))
     seconds = time.perf_counter() - start

@@ -45,8 +45,10 @@ def main() -> None:
         encode = best_of(lambda t=transformer: t.transform(df))
         decode = best_of(lambda t=transformer, z=Z: t.inverse_transform(z))
         rows.append((numeric, fit, encode, decode, Z.shape[1]))
-        print(f"numeric={numeric!r}: fit {fit:.3f} s, transform {encode:.3f} s, "
-              f"inverse_transform {decode:.3f} s, encoded width {Z.shape[1]}")
+        print(
+            f"numeric={numeric!r}: fit {fit:.3f} s, transform {encode:.3f} s, "
+            f"inverse_transform {decode:.3f} s, encoded width {Z.shape[1]}"
+        )
     body = (
         f"## Data layer: TabularTransformer on Adult train ({len(df):,} rows x "
         f"{df.shape[1]} columns)\n\n"

@@ -8,13 +8,14 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import hybridgen
 from hybridgen.base import bits_per_dim
 from hybridgen.datasets import load_digits_images, make_mixed_table
 
 #: settings for a demo of a few seconds per model on two CPU cores
-DEMO_PARAMS = {
+DEMO_PARAMS: dict[str, dict[str, Any]] = {
     "GaussianMixture": {"n_components": 10},
     "VAE": {"epochs": 60, "latent_dim": 16, "hidden_dims": (128, 128), "batch_size": 100},
 }

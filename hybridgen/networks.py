@@ -122,6 +122,18 @@ class TableHead(nn.Module):
     - ``category_logits`` (batch, n_categorical, max_categories), padding at -inf.
     """
 
+    mode_index: torch.Tensor
+    offset_index: torch.Tensor
+    missing_index: torch.Tensor
+    category_index: torch.Tensor
+    offset_cols: torch.Tensor
+    mode_cols: torch.Tensor
+    missing_of: torch.Tensor
+    missing_cols: torch.Tensor
+    category_cols: torch.Tensor
+    means: torch.Tensor
+    stds: torch.Tensor
+
     def __init__(self, spec: dict[str, Any]):
         super().__init__()
         modes, n_missing, categories = spec["modes"], spec["n_missing"], spec["categories"]

@@ -287,8 +287,9 @@ class NeuralGenerativeModel(GenerativeModel):
         fraction = self.validation_fraction if self.early_stopping else 0.0
         data, valid = split_validation(self._tensors(Z), fraction, generator)
         self.history_: list[dict[str, float]] = []
+        callbacks = self._callbacks(has_validation=valid is not None)
         with flush_denormals():
-            train(self, data, valid, self._settings(), self._callbacks(valid is not None), generator)
+            train(self, data, valid, self._settings(), callbacks, generator)
         self.module_.eval()
         self.n_epochs_ = len(self.history_)
         return self

@@ -219,7 +219,7 @@ def logistic_log_likelihood(
 class _Decoder(nn.Module):
     """latent (batch, L) -> distribution parameters of a row."""
 
-    def __init__(self, body: nn.Module, head: nn.Module | None):
+    def __init__(self, body: nn.Module, head: TableHead | None):
         super().__init__()
         self.body = body
         self.head = head
@@ -234,6 +234,9 @@ class _Decoder(nn.Module):
 class VAEModule(nn.Module):
     """Encoder q(z | x) and decoder p(x | z); ``image_shape`` (C, H, W) when the encoder
     is convolutional (encoded rows are reshaped to images before it)."""
+
+    encoder: GaussianEncoder
+    decoder: _Decoder
 
     def __init__(
         self, encoder: GaussianEncoder, decoder: _Decoder, image_shape: tuple[int, ...] | None
@@ -313,6 +316,8 @@ class VAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralGenerativeMod
     >>> vae.sample(3).shape
     (3, 6)
     """
+
+    module_: VAEModule
 
     _quick_params: dict[str, Any] = {
         "epochs": 2,
@@ -415,10 +420,16 @@ class VAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralGenerativeMod
         Zt = torch.as_tensor(Z, dtype=torch.float32, device=self._module_device())
         if self._is_image():
             return (Zt,)
-        return (Zt, *table_targets(Zt, self.module_.decoder.head))
+        return (Zt, *table_targets(Zt, self._head()))
 
     def _module_device(self) -> torch.device:
         return next(self.module_.parameters()).device
+
+    def _head(self) -> TableHead:
+        head = self.module_.decoder.head
+        if head is None:  # pragma: no cover - only tables have a head
+            raise TypeError("image models have no table head")
+        return head
 
     # -- networks -------------------------------------------------------------------------
     def _build_module(self) -> VAEModule:
@@ -457,7 +468,7 @@ class VAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralGenerativeMod
     def _log_px_given_z(self, out: Any, tensors: tuple[torch.Tensor, ...]) -> torch.Tensor:
         """log p(x | z) in the original data space, shape (batch,)."""
         if not self._is_image():
-            return table_log_likelihood(out, tensors[1:], self.module_.decoder.head.stds)
+            return table_log_likelihood(out, tensors[1:], self._head().stds)
         if self.pixel_likelihood_ == "bernoulli":
             return bernoulli_log_likelihood(out, tensors[0])
         levels = 256 if self.transformer_.dtype_ == "uint8" else None
@@ -525,7 +536,7 @@ class VAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralGenerativeMod
         """Encoded rows from latents: drawn from p(x | z), or its mode when no generator."""
         out = self.module_.decoder(z)
         if not self._is_image():
-            head, width = self.module_.decoder.head, self.transformer_.n_encoded_
+            head, width = self._head(), self.transformer_.n_encoded_
             Z = (
                 decode_table_mean(out, head, width)
                 if generator is None

@@ -67,23 +67,27 @@ def observed_mask(draw, n: int) -> np.ndarray:
 def mixed_frames(draw) -> pd.DataFrame:
     n = draw(st.integers(1, 25))
     rows = {"min_size": n, "max_size": n}
-    floats = np.array(draw(st.lists(
-        st.floats(-1e6, 1e6, allow_nan=False, allow_subnormal=False), **rows
-    )))
+    floats = np.array(
+        draw(st.lists(st.floats(-1e6, 1e6, allow_nan=False, allow_subnormal=False), **rows))
+    )
     floats[observed_mask(draw, n)] = np.nan
     nullable = np.array(draw(st.lists(st.integers(-50, 50), **rows)), dtype=object)
     nullable[observed_mask(draw, n)] = None
     city = np.array(draw(st.lists(st.sampled_from(["a", "b", "c d", "é"]), **rows)), dtype=object)
     city[observed_mask(draw, n)] = None
     size = draw(st.lists(st.sampled_from(["x", "y", "z"]), **rows))
-    return pd.DataFrame({
-        "float": floats,
-        "int": np.array(draw(st.lists(st.integers(-10**6, 10**6), **rows)), dtype=np.int64),
-        "nullable": pd.array(nullable, dtype="Int64"),
-        "flag": np.array(draw(st.lists(st.booleans(), **rows))),
-        "city": pd.Series(city, dtype="str"),
-        "size": pd.Categorical(size, categories=["z", "x", "y", "w"], ordered=draw(st.booleans())),
-    })
+    return pd.DataFrame(
+        {
+            "float": floats,
+            "int": np.array(draw(st.lists(st.integers(-(10**6), 10**6), **rows)), dtype=np.int64),
+            "nullable": pd.array(nullable, dtype="Int64"),
+            "flag": np.array(draw(st.lists(st.booleans(), **rows))),
+            "city": pd.Series(city, dtype="str"),
+            "size": pd.Categorical(
+                size, categories=["z", "x", "y", "w"], ordered=draw(st.booleans())
+            ),
+        }
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -125,22 +129,30 @@ def test_object_array_of_numbers_and_lists_are_accepted():
 
 def test_dtypes_are_restored(rng):
     n = 40
-    df = pd.DataFrame({
-        "f32": rng.normal(size=n).astype(np.float32),
-        "u8": rng.integers(0, 200, n).astype(np.uint8),
-        "nullable_bool": pd.array([True, None, False, True] * 10, dtype="boolean"),
-        "obj_str": np.array(["p", "q"] * 20, dtype=object),
-        "obj_num": np.array([1.5, 2, None, 3] * 10, dtype=object),
-        "Float": pd.array([0.5, None] * 20, dtype="Float64"),
-    })
+    df = pd.DataFrame(
+        {
+            "f32": rng.normal(size=n).astype(np.float32),
+            "u8": rng.integers(0, 200, n).astype(np.uint8),
+            "nullable_bool": pd.array([True, None, False, True] * 10, dtype="boolean"),
+            "obj_str": np.array(["p", "q"] * 20, dtype=object),
+            "obj_num": np.array([1.5, 2, None, 3] * 10, dtype=object),
+            "Float": pd.array([0.5, None] * 20, dtype="Float64"),
+        }
+    )
     t = TabularTransformer(numeric="standard").fit(df)
     assert [c.kind for c in t.columns_] == [
-        "float", "integer", "boolean", "categorical", "float", "float"
+        "float",
+        "integer",
+        "boolean",
+        "categorical",
+        "float",
+        "float",
     ]
     back = t.inverse_transform(t.transform(df))
     assert back.dtypes.equals(df.dtypes)
-    pd.testing.assert_frame_equal(back.drop(columns=["f32", "obj_num", "Float"]),
-                                  df.drop(columns=["f32", "obj_num", "Float"]))
+    pd.testing.assert_frame_equal(
+        back.drop(columns=["f32", "obj_num", "Float"]), df.drop(columns=["f32", "obj_num", "Float"])
+    )
 
 
 def test_column_kinds_override(rng):
@@ -153,13 +165,18 @@ def test_column_kinds_override(rng):
 
 
 def test_inverse_of_model_output_argmax_round_and_clip():
-    df = pd.DataFrame({"n": [0, 5, 10], "c": pd.Series(["a", "b", None], dtype="str"),
-                       "x": [0.0, np.nan, 1.0]})
+    df = pd.DataFrame(
+        {"n": [0, 5, 10], "c": pd.Series(["a", "b", None], dtype="str"), "x": [0.0, np.nan, 1.0]}
+    )
     t = TabularTransformer().fit(df)
     assert [s.kind for s in t.layout_] == ["continuous", "categorical", "continuous", "missing"]
-    Z = np.array([[-3.4, 0.2, 0.7, 0.1, 7.5, 0.2],
-                  [4.6, 0.6, 0.3, 0.1, -9.0, 0.9],
-                  [99.0, 0.1, 0.2, 0.3, 0.5, 0.4]])
+    Z = np.array(
+        [
+            [-3.4, 0.2, 0.7, 0.1, 7.5, 0.2],
+            [4.6, 0.6, 0.3, 0.1, -9.0, 0.9],
+            [99.0, 0.1, 0.2, 0.3, 0.5, 0.4],
+        ]
+    )
     back = t.inverse_transform(Z)
     assert back["n"].tolist() == [0, 5, 10]  # rounded, then clipped to [0, 10]
     assert back["c"].tolist()[:2] == ["b", "a"] and pd.isna(back["c"][2])
@@ -189,9 +206,11 @@ def test_layout_is_contiguous_and_as_specified(numeric, mixed_frame):
     by_column = {}
     for span in t.layout_:
         by_column.setdefault(span.column, []).append((span.kind, span.activation))
-    value = [("continuous", "tanh"), ("mode", "softmax")] if numeric == "mode" else [
-        ("continuous", "linear")
-    ]
+    value = (
+        [("continuous", "tanh"), ("mode", "softmax")]
+        if numeric == "mode"
+        else [("continuous", "linear")]
+    )
     assert by_column["age"] == value
     assert by_column["income"] == value + [("missing", "sigmoid")]
     assert by_column["member"] == [("categorical", "softmax")]
@@ -206,7 +225,10 @@ def test_column_specs(mixed_frame):
     t = TabularTransformer().fit(mixed_frame)
     specs = {c.name: c for c in t.columns_}
     assert specs["age"] == ColumnSpec(
-        "age", "integer", "int64", minimum=float(mixed_frame["age"].min()),
+        "age",
+        "integer",
+        "int64",
+        minimum=float(mixed_frame["age"].min()),
         maximum=float(mixed_frame["age"].max()),
     )
     assert specs["city"].categories == ("east", "north", "south") and specs["city"].has_missing
@@ -265,12 +287,14 @@ def test_mode_mixture_matches_sklearn_on_two_clusters(rng):
 
 def test_mode_mixtures_of_several_columns_equal_one_at_a_time(rng):
     n = 500
-    values = np.column_stack([
-        rng.normal(size=n),
-        np.where(rng.random(n) < 0.7, 0.0, rng.exponential(100.0, n)),  # spike at 0
-        rng.integers(0, 3, n).astype(float),  # 3 distinct values
-        rng.gamma(2.0, 5.0, n),
-    ])
+    values = np.column_stack(
+        [
+            rng.normal(size=n),
+            np.where(rng.random(n) < 0.7, 0.0, rng.exponential(100.0, n)),  # spike at 0
+            rng.integers(0, 3, n).astype(float),  # 3 distinct values
+            rng.gamma(2.0, 5.0, n),
+        ]
+    )
     values[rng.random(n) < 0.1, 3] = np.nan
     together = fit_mode_mixtures(values, 5)
     for j in range(values.shape[1]):
@@ -399,15 +423,23 @@ def test_make_transformer_dispatch(mixed_frame):
 @pytest.mark.parametrize(
     ("X", "message"),
     [
-        (np.empty((0, 3)),
-         "Found array with 0 sample(s) (shape=(0, 3)) while a minimum of 1 is required."),
-        (np.empty((12, 0)),
-         "Found array with 0 feature(s) (shape=(12, 0)) while a minimum of 1 is required."),
-        (pd.DataFrame({"a": [], "b": [], "c": []}),
-         "Found array with 0 sample(s) (shape=(0, 3)) while a minimum of 1 is required."),
+        (
+            np.empty((0, 3)),
+            "Found array with 0 sample(s) (shape=(0, 3)) while a minimum of 1 is required.",
+        ),
+        (
+            np.empty((12, 0)),
+            "Found array with 0 feature(s) (shape=(12, 0)) while a minimum of 1 is required.",
+        ),
+        (
+            pd.DataFrame({"a": [], "b": [], "c": []}),
+            "Found array with 0 sample(s) (shape=(0, 3)) while a minimum of 1 is required.",
+        ),
         (np.array([[1 + 2j]]), "Complex data not supported"),
-        (np.array([[{"foo": "bar"}, 1.0]], dtype=object),
-         "float() argument must be a string or a real number, not 'dict'"),
+        (
+            np.array([[{"foo": "bar"}, 1.0]], dtype=object),
+            "float() argument must be a string or a real number, not 'dict'",
+        ),
         (np.array([[1.0, "a"]], dtype=object), "could not convert string to float: 'a'"),
         (np.zeros(3), "Expected a 2-D array"),
         ([[[1.0]]], "Expected a 2-D array"),
@@ -438,8 +470,10 @@ def test_errors_are_value_and_type_errors():
         (pd.Series([np.nan, np.nan, np.nan]), "Column 'bad' has no observed value"),
         (pd.Series([None, None, None], dtype="str"), "Column 'bad' has no observed value"),
         (pd.Series([1.0, np.inf, 2.0]), "Column 'bad' contains 1 infinite value(s)"),
-        (pd.Series(["a", 1, 2.5], dtype=object), "Column 'bad' mixes values of types "
-                                                  "['float', 'int', 'str']"),
+        (
+            pd.Series(["a", 1, 2.5], dtype=object),
+            "Column 'bad' mixes values of types ['float', 'int', 'str']",
+        ),
         (pd.Series([{"a": 1}, {}, None], dtype=object), "Column 'bad' mixes values of types"),
         (pd.Series(pd.to_datetime(["2020-01-01"] * 3)), "Column 'bad' has dtype datetime64"),
     ],
@@ -459,10 +493,16 @@ def test_duplicated_columns_are_refused():
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"numeric": "minmax"}, "The 'numeric' parameter of TabularTransformer must be a str "
-                                "among ['identity', 'mode', 'standard']. Got 'minmax' instead."),
-        ({"max_modes": 0}, "The 'max_modes' parameter of TabularTransformer must be an int in "
-                           "the range [1, inf). Got 0 instead."),
+        (
+            {"numeric": "minmax"},
+            "The 'numeric' parameter of TabularTransformer must be a str "
+            "among ['identity', 'mode', 'standard']. Got 'minmax' instead.",
+        ),
+        (
+            {"max_modes": 0},
+            "The 'max_modes' parameter of TabularTransformer must be an int in "
+            "the range [1, inf). Got 0 instead.",
+        ),
         ({"column_kinds": ["a"]}, "The 'column_kinds' parameter"),
         ({"column_kinds": {"nope": "float"}}, "names column 'nope', which is not in X"),
         ({"column_kinds": {"age": "date"}}, "maps column 'age' to 'date'"),
@@ -490,31 +530,43 @@ def test_not_fitted():
 
 def test_wrong_number_of_features_for_arrays(rng):
     t = TabularTransformer().fit(rng.normal(size=(10, 4)))
-    with pytest.raises(DataValidationError, match=re.escape(
-        "X has 3 features, but GaussianMixture is expecting 4 features as input."
-    )):
+    with pytest.raises(
+        DataValidationError,
+        match=re.escape("X has 3 features, but GaussianMixture is expecting 4 features as input."),
+    ):
         t.transform(rng.normal(size=(10, 3)), owner="GaussianMixture")
     with pytest.raises(DataValidationError, match="TabularTransformer is expecting 4"):
         t.transform(rng.normal(size=(10, 3)))
 
 
 def _message(*parts: str) -> str:
-    return re.escape("The feature names should match those that were passed during fit.\n"
-                     + "".join(parts))
+    return re.escape(
+        "The feature names should match those that were passed during fit.\n" + "".join(parts)
+    )
 
 
 @pytest.mark.parametrize(
     ("columns", "expected"),
     [
-        (["age", "income", "member", "city", "size", "a"],
-         _message("Feature names unseen at fit time:\n- a\n")),
-        (["age", "income", "member", "city"],
-         _message("Feature names seen at fit time, yet now missing:\n- size\n")),
-        (["age", "income", "member", "city", "b"],
-         _message("Feature names unseen at fit time:\n- b\n",
-                  "Feature names seen at fit time, yet now missing:\n- size\n")),
-        (["income", "age", "member", "city", "size"],
-         _message("Feature names must be in the same order as they were in fit.\n")),
+        (
+            ["age", "income", "member", "city", "size", "a"],
+            _message("Feature names unseen at fit time:\n- a\n"),
+        ),
+        (
+            ["age", "income", "member", "city"],
+            _message("Feature names seen at fit time, yet now missing:\n- size\n"),
+        ),
+        (
+            ["age", "income", "member", "city", "b"],
+            _message(
+                "Feature names unseen at fit time:\n- b\n",
+                "Feature names seen at fit time, yet now missing:\n- size\n",
+            ),
+        ),
+        (
+            ["income", "age", "member", "city", "size"],
+            _message("Feature names must be in the same order as they were in fit.\n"),
+        ),
     ],
 )
 def test_feature_names_must_match(columns, expected, mixed_frame):
@@ -543,8 +595,10 @@ def test_feature_name_messages_are_sklearns(mixed_frame):
 def test_array_for_a_numeric_frame_warns(mixed_frame):
     numeric = mixed_frame[["age", "income"]]
     t = TabularTransformer().fit(numeric)
-    with pytest.warns(UserWarning, match="X does not have valid feature names, but VAE was "
-                                         "fitted with feature names"):
+    with pytest.warns(
+        UserWarning,
+        match="X does not have valid feature names, but VAE was fitted with feature names",
+    ):
         Z = t.transform(numeric.to_numpy(), owner="VAE")
     np.testing.assert_array_equal(Z, t.transform(numeric))
 
@@ -558,8 +612,10 @@ def test_array_for_a_frame_with_categories_is_refused(mixed_frame):
 def test_frame_for_an_array_warns(rng):
     X = rng.normal(size=(10, 2))
     t = TabularTransformer().fit(X)
-    with pytest.warns(UserWarning, match="X has feature names, but TabularTransformer was fitted "
-                                         "without feature names"):
+    with pytest.warns(
+        UserWarning,
+        match="X has feature names, but TabularTransformer was fitted without feature names",
+    ):
         Z = t.transform(pd.DataFrame(X, columns=["a", "b"]))
     np.testing.assert_array_equal(Z, t.transform(X))
 
@@ -571,8 +627,9 @@ def test_unseen_category_warns_and_gives_zero_span(mixed_frame):
     with pytest.warns(UnseenCategoryWarning, match=r"column 'size' has 2 value\(s\).*'XL', 'XXL'"):
         Z = t.transform(new)
     span = next(s for s in t.layout_ if s.column == "size")
-    np.testing.assert_array_equal(Z[:, span.start : span.start + span.width].sum(axis=1),
-                                  [0, 1, 0, 1])
+    np.testing.assert_array_equal(
+        Z[:, span.start : span.start + span.width].sum(axis=1), [0, 1, 0, 1]
+    )
 
 
 def test_missing_where_none_was_seen(mixed_frame):
