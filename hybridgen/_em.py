@@ -15,7 +15,7 @@ E[x_missing | x_observed, k] and the conditional covariance (Ghahramani & Jordan
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -258,8 +258,8 @@ class Stats:
     sx: torch.Tensor  # (K, D)  sum of r * x
     sxx: torch.Tensor  # (K, D, D) for full/tied, (K, D) for diag/spherical
     counts: torch.Tensor  # (K, n_discrete)
-    loglik: torch.Tensor = field(default_factory=lambda: torch.tensor(0.0))
-    n: int = 0
+    loglik: torch.Tensor  # sum of log p(x_n)
+    n: int  # rows
 
     def __iadd__(self, other: Stats) -> Stats:
         for name in ("nk", "sx", "sxx", "counts", "loglik"):

@@ -354,7 +354,7 @@ class GaussianMixture(GenerativeModel):
             weighted_log_prob(data.rows(slice(i, i + chunk)), params, self.covariance_type)[0]
             for i in range(0, len(Z), chunk)
         ]
-        return torch.cat(parts) if parts else torch.zeros(0, self.n_components, dtype=dtype)
+        return torch.cat(parts)
 
     def _log_likelihood(self, Z: np.ndarray) -> np.ndarray:
         log_density = torch.logsumexp(self._weighted_log_prob(Z), dim=1).cpu().numpy()

@@ -145,7 +145,8 @@ def _run_epoch(
         losses = model._losses(part, generator)
         _apply_gradients(losses, groups, optimizers, settings["clip_grad_norm"])
         for key, value in {"train_loss": losses.objective, **losses.metrics}.items():
-            sums[key] = sums.get(key, torch.zeros((), device=device)) + value.detach() * len(index)
+            weighted = value.detach() * len(index)
+            sums[key] = sums[key] + weighted if key in sums else weighted
         for cb in callbacks:
             cb.on_batch_end(state)
     return sums
@@ -188,6 +189,7 @@ def train(
                 "epoch": float(epoch),
                 **{k: float(v) / len(data[0]) for k, v in sums.items()},
             }
+            # checked once per epoch, not per batch, to avoid a device sync every step
             if not all(math.isfinite(v) for v in record.values()):
                 model.module_.load_state_dict(last_good)
                 raise NumericalError(
@@ -316,7 +318,8 @@ class NeuralGenerativeModel(GenerativeModel):
     def _seeded_module(self, rng: np.random.RandomState) -> nn.Module:
         """Build the networks with weights drawn from ``rng``, leaving global RNG untouched."""
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(rng.randint(0, 2**31 - 1)))
+            # the CPU generator only: torch.manual_seed would also reseed every CUDA one
+            torch.default_generator.manual_seed(int(rng.randint(0, 2**31 - 1)))
             return self._build_module()
 
     def _learning_rates(self) -> dict[str, float]:
@@ -336,6 +339,7 @@ class NeuralGenerativeModel(GenerativeModel):
     def _restore_fitted_state(self, state: dict[str, Any]) -> None:
         weights = state.pop("module_")
         super()._restore_fitted_state(state)
-        module = self._build_module()
+        with torch.random.fork_rng(devices=[]):  # the initial weights are overwritten
+            module = self._build_module()
         module.load_state_dict({k: torch.as_tensor(v) for k, v in weights.items()})
         self.module_ = module.to(self._device()).eval()

@@ -39,6 +39,7 @@ from torch import nn
 
 from . import _serialization
 from ._validation import Interval, Options
+from .base import torch_generator
 from .exceptions import InvalidParameterError
 from .networks import ConvDecoder, ConvEncoder, GaussianEncoder, TableHead, mlp
 from .training import Losses, NeuralGenerativeModel
@@ -495,8 +496,7 @@ class VAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralGenerativeMod
         """
         S, L = int(self.n_importance), int(self.latent_dim)
         device = self._module_device()
-        generator = torch.Generator(device=device)
-        generator.manual_seed(int(self._rng().randint(0, 2**62, dtype=np.int64)))
+        generator = torch_generator(self._rng(), device)
         eps = torch.randn(S, L, generator=generator, device=device)
         log_q_eps = -0.5 * (eps**2).sum(-1) - 0.5 * L * _LOG_2PI  # (S,)
         tensors = self._tensors(Z)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from hybridgen import VAE
+from hybridgen import VAE, load
 from hybridgen.callbacks import Callback, Checkpoint, EarlyStopping
 from hybridgen.exceptions import HybridgenWarning, NumericalError
 from hybridgen.training import TrainingState
@@ -59,10 +59,15 @@ def test_same_seed_same_weights_bit_for_bit(mixed_frame):
     assert c.history_[-1]["train_loss"] != a.history_[-1]["train_loss"]
 
 
-def test_global_rng_untouched(mixed_frame):
+def test_global_rng_untouched(mixed_frame, tmp_path):
     torch_state, np_state = torch.get_rng_state(), np.random.get_state()  # noqa: NPY002
     small_vae().fit(mixed_frame).sample(5)
     small_vae(random_state=None).fit(mixed_frame).sample(5)
+    path = tmp_path / "vae.hg"
+    small_vae().fit(mixed_frame).save(path)
+    torch_state = torch.get_rng_state()
+    load(path)
+    assert torch.equal(torch.get_rng_state(), torch_state)
     assert torch.equal(torch.get_rng_state(), torch_state)
     assert np.random.get_state()[1].tolist() == np_state[1].tolist()  # noqa: NPY002
 
@@ -112,8 +117,6 @@ def test_early_stopping_callback_counts_patience():
 def test_checkpoint_writes_a_loadable_model(mixed_frame, tmp_path):
     path = tmp_path / "best.hg"
     small_vae(callbacks=[Checkpoint(path, monitor="train_loss")]).fit(mixed_frame)
-    from hybridgen import load
-
     assert np.isfinite(load(path).score(mixed_frame))
 
 
