@@ -11,7 +11,7 @@ from scipy.stats import norm
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
-from hybridgen import VAE, bits_per_dim
+from hybridgen import VAE, bits_per_dim, load
 from hybridgen.exceptions import InvalidParameterError, UnseenCategoryWarning
 from hybridgen.networks import TableHead
 from hybridgen.transform import TabularTransformer
@@ -22,6 +22,8 @@ from hybridgen.vae import (
     table_spec,
     table_targets,
 )
+
+from .conftest import requires_cuda
 
 QUICK = {
     "epochs": 2,
@@ -160,3 +162,16 @@ def test_fits_better_than_independent_columns(rng):
         norm(0, 1).logpdf(df["a"]).mean() + norm(0, np.sqrt(1 + 0.05**2)).logpdf(df["b"]).mean()
     )
     assert vae.score(df) > independent + 0.5
+
+
+@requires_cuda
+@pytest.mark.gpu
+def test_trains_on_cuda_and_loads_on_cpu(mixed_frame, tmp_path):
+    vae = VAE(**{**QUICK, "device": "cuda"}).fit(mixed_frame)
+    assert next(vae.module_.parameters()).is_cuda
+    assert vae.sample(5).shape == (5, mixed_frame.shape[1])
+    vae.save(tmp_path / "gpu.hg")
+    on_cpu = load(tmp_path / "gpu.hg", device="cpu")
+    np.testing.assert_allclose(
+        on_cpu.score_samples(mixed_frame), vae.score_samples(mixed_frame), rtol=1e-4
+    )
