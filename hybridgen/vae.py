@@ -574,7 +574,7 @@ class VAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralGenerativeMod
         -------
         Z : ndarray of shape (n_samples, latent_dim)
         """
-        x = self._tensors(self._encode(X))[0]
+        x = torch.as_tensor(self._encode(X), dtype=torch.float32, device=self._module_device())
         return self.module_.encode(x)[0].double().cpu().numpy()
 
     @torch.no_grad()
