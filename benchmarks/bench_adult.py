@@ -254,7 +254,8 @@ def main() -> None:
     command = f"python benchmarks/bench_adult.py --models {','.join(names)} --epochs {args.epochs}"
     if args.device:
         command += f" --device {args.device}"
-    write_section("adult", f"{heading}{body}\n\n{notes}", command=command)
+    section = "adult" if args.device in (None, "cpu") else f"adult-{args.device.split(':')[0]}"
+    write_section(section, f"{heading}{body}\n\n{notes}", command=command)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from .exceptions import (
 )
 from .gmm import GaussianMixture
 from .vae import VAE
+from .vaegan import VAEGAN
 
 __version__ = "0.1.0.dev0"
 
@@ -28,6 +29,7 @@ __all__ = [
     "NumericalError",
     "UnseenCategoryWarning",
     "VAE",
+    "VAEGAN",
     "__version__",
     "all_estimators",
     "bits_per_dim",
@@ -37,4 +39,4 @@ __all__ = [
 
 def all_estimators() -> list[type[GenerativeModel]]:
     """The public estimator classes, in a stable order (used by the contract tests and demo)."""
-    return [GaussianMixture, VAE]
+    return [GaussianMixture, VAE, VAEGAN]

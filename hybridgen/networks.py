@@ -11,8 +11,20 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+import torch.nn.functional as F
 
-__all__ = ["ConvDecoder", "ConvEncoder", "GaussianEncoder", "TableHead", "conv_plan", "mlp"]
+__all__ = [
+    "ConvDecoder",
+    "ConvEncoder",
+    "Discriminator",
+    "GaussianEncoder",
+    "SpectralNorm",
+    "TableHead",
+    "conv_discriminator_body",
+    "conv_plan",
+    "mlp",
+    "table_discriminator_body",
+]
 
 
 def mlp(in_dim: int, hidden: Sequence[int], out_dim: int) -> nn.Sequential:
@@ -177,3 +189,89 @@ class TableHead(nn.Module):
             "missing_logits": flat[:, self.missing_index],
             "category_logits": take(self.category_index, -torch.inf),
         }
+
+
+class SpectralNorm(nn.Module):
+    """A linear or convolutional layer whose weight is divided by its largest singular
+    value (Miyato et al. 2018), estimated by one power iteration per training forward.
+
+    Written here rather than taken from ``torch.nn.utils.parametrizations`` because
+    parametrized modules cannot be pickled, and estimators must be.
+    """
+
+    u: torch.Tensor
+
+    def __init__(self, layer: nn.Linear | nn.Conv2d, eps: float = 1e-12):
+        super().__init__()
+        self.layer = layer
+        self.eps = eps
+        u = torch.randn(layer.weight.shape[0])
+        self.register_buffer("u", u / u.norm().clamp_min(eps))
+
+    def _sigma(self) -> torch.Tensor:
+        matrix = self.layer.weight.flatten(1)
+        with torch.no_grad():
+            if self.training:
+                v = F.normalize(matrix.T @ self.u, dim=0, eps=self.eps)
+                self.u.copy_(F.normalize(matrix @ v, dim=0, eps=self.eps))
+            u = self.u.clone()
+            v = F.normalize(matrix.T @ u, dim=0, eps=self.eps)
+        return u @ matrix @ v
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight = self.layer.weight / self._sigma()
+        if isinstance(self.layer, nn.Conv2d):
+            return self.layer._conv_forward(x, weight, self.layer.bias)
+        return F.linear(x, weight, self.layer.bias)
+
+
+def spectral_norm(layer: nn.Linear | nn.Conv2d) -> SpectralNorm:
+    return SpectralNorm(layer)
+
+
+def table_discriminator_body(in_dim: int, hidden: Sequence[int]) -> nn.Sequential:
+    """(packs, in_dim) -> (packs, hidden[-1]): spectrally normalised Linear-LeakyReLU(0.2)
+    layers, the feature extractor of a table discriminator."""
+    layers: list[nn.Module] = []
+    for width in hidden:
+        layers += [spectral_norm(nn.Linear(in_dim, width)), nn.LeakyReLU(0.2)]
+        in_dim = width
+    return nn.Sequential(*layers)
+
+
+def conv_discriminator_body(shape: Sequence[int], channels: int = 32) -> tuple[nn.Sequential, int]:
+    """DCGAN-style feature extractor: (batch, C, H, W) -> (batch, n_features), with
+    spectrally normalised stride-2 convolutions doubling channels and LeakyReLU(0.2).
+    Returns the body and n_features."""
+    c, h, w = shape
+    layers: list[nn.Module] = [spectral_norm(nn.Conv2d(c, channels, 3, padding=1)), nn.LeakyReLU(0.2)]
+    for _ in range(conv_plan(h, w)):
+        conv = nn.Conv2d(channels, 2 * channels, 4, stride=2, padding=1)
+        layers += [spectral_norm(conv), nn.LeakyReLU(0.2)]
+        channels, h, w = 2 * channels, h // 2, w // 2
+    layers.append(nn.Flatten())
+    return nn.Sequential(*layers), channels * h * w
+
+
+class Discriminator(nn.Module):
+    """A feature extractor and a spectrally normalised linear output.
+
+    With ``pac > 1`` (PacGAN, Lin et al. 2018) the rows of a batch (batch, width) are
+    judged in packs of ``pac`` consecutive rows, flattened into one input of width
+    ``pac * width``; the batch must hold a multiple of ``pac`` rows.
+
+    ``forward(x)`` returns the logits, shape (batch // pac,) (a positive logit says
+    "real"), and the features they are computed from, shape (batch // pac, n_features).
+    """
+
+    def __init__(self, body: nn.Module, n_features: int, pac: int = 1):
+        super().__init__()
+        self.body = body
+        self.pac = pac
+        self.out = spectral_norm(nn.Linear(n_features, 1))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.pac > 1:
+            x = x.reshape(len(x) // self.pac, -1)
+        features = self.body(x)
+        return self.out(features).squeeze(-1), features

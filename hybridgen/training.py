@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from numbers import Integral, Real
@@ -118,7 +118,7 @@ def _evaluate(
     total = torch.zeros((), device=tensors[0].device)
     for start in range(0, len(tensors[0]), batch_size):
         part = tuple(t[start : start + batch_size] for t in tensors)
-        total += model._losses(part, generator).objective.detach() * len(part[0])
+        total += model._validation_objective(part, generator).detach() * len(part[0])
     model.module_.train()
     return float(total) / len(tensors[0])
 
@@ -139,13 +139,11 @@ def _run_epoch(
     """One pass over ``data``; returns row-weighted sums of the objective and metrics."""
     groups = model._parameter_groups()
     sums: dict[str, torch.Tensor] = {}
-    device = data[0].device
-    for index in batches(len(data[0]), settings["batch_size"], generator, device):
-        part = tuple(t[index] for t in data)
+    for part in settings["batches"](generator):
         losses = model._losses(part, generator)
         _apply_gradients(losses, groups, optimizers, settings["clip_grad_norm"])
         for key, value in {"train_loss": losses.objective, **losses.metrics}.items():
-            weighted = value.detach() * len(index)
+            weighted = value.detach() * len(part[0])
             sums[key] = sums[key] + weighted if key in sums else weighted
         for cb in callbacks:
             cb.on_batch_end(state)
@@ -162,17 +160,21 @@ def train(
 ) -> None:
     """Train ``model.module_`` in place; records go to ``model.history_``.
 
-    ``model`` provides ``module_``, ``_parameter_groups()``, ``_learning_rates()`` and
-    ``_losses(tensors, generator) -> Losses``. On exit the module holds the best
-    weights seen (lowest validation objective, or training objective without
-    validation data). A non-finite loss restores the last good weights and raises
-    :class:`NumericalError`; Ctrl-C restores the best weights and warns.
+    ``model`` provides ``module_``, ``_parameter_groups()``, ``_optimizer_options()``,
+    ``_batch_source(data, batch_size)``, ``_losses(tensors, generator) -> Losses`` and
+    ``_validation_objective(tensors, generator)``. On exit the module holds the best
+    weights seen: lowest validation objective, or, without validation data, lowest
+    training objective when ``model._best_by_train_loss`` (else the last epoch's). A
+    non-finite loss restores the last good weights and raises :class:`NumericalError`;
+    Ctrl-C restores the best weights and warns.
     """
-    groups, rates = model._parameter_groups(), model._learning_rates()
+    groups, options = model._parameter_groups(), model._optimizer_options()
     optimizers = {
-        name: torch.optim.Adam(params, lr=rates[name], weight_decay=settings["weight_decay"])
+        name: torch.optim.Adam(params, weight_decay=settings["weight_decay"], **options[name])
         for name, params in groups.items()
     }
+    settings = {**settings, "batches": model._batch_source(data, settings["batch_size"])}
+    latest_only = valid is None and not model._best_by_train_loss
     state = TrainingState(model=model, epochs=settings["epochs"], history=model.history_)
     best = (math.inf, _snapshot(model.module_))
     for cb in callbacks:
@@ -202,7 +204,7 @@ def train(
             record["seconds"] = time.perf_counter() - start
             state.history.append(record)
             monitored = record.get("valid_loss", record["train_loss"])
-            if monitored < best[0]:
+            if monitored < best[0] or latest_only:
                 best = (monitored, _snapshot(model.module_))
             for cb in callbacks:
                 cb.on_epoch_end(state)
@@ -247,9 +249,15 @@ class NeuralGenerativeModel(GenerativeModel):
     networks (``_build_module()``, weights drawn from ``random_state``), move the
     encoded rows to the device once (``_tensors(Z)``), and :func:`train`. Subclasses
     implement those hooks, ``_parameter_groups()``, ``_losses(tensors, generator)``
-    (and ``_learning_rates()`` for several groups) and the inference hooks of
+    (and ``_optimizer_options()`` for several groups, ``_batch_source`` for batches
+    other than a uniform permutation) and the inference hooks of
     :class:`~hybridgen.base.GenerativeModel`.
     """
+
+    #: without validation data, keep the epoch of lowest training objective (a
+    #: likelihood model) rather than the last one (an adversarial model, whose
+    #: objective does not measure what the adversary improves)
+    _best_by_train_loss: bool = True
 
     _training_constraints: dict[str, list[Any]] = {
         "epochs": [Interval(Integral, 1, None, "left")],
@@ -322,8 +330,26 @@ class NeuralGenerativeModel(GenerativeModel):
             torch.default_generator.manual_seed(int(rng.randint(0, 2**31 - 1)))
             return self._build_module()
 
-    def _learning_rates(self) -> dict[str, float]:
-        return {name: float(self.learning_rate) for name in self._parameter_groups()}
+    def _optimizer_options(self) -> dict[str, dict[str, Any]]:
+        """Adam's keyword arguments for each parameter group."""
+        return {name: {"lr": float(self.learning_rate)} for name in self._parameter_groups()}
+
+    def _batch_source(
+        self, data: tuple[torch.Tensor, ...], batch_size: int
+    ) -> Callable[[torch.Generator], Iterator[tuple[torch.Tensor, ...]]]:
+        """One epoch's batches of ``data``: a uniform permutation drawn with the generator."""
+
+        def epoch(generator: torch.Generator) -> Iterator[tuple[torch.Tensor, ...]]:
+            for index in batches(len(data[0]), batch_size, generator, data[0].device):
+                yield tuple(t[index] for t in data)
+
+        return epoch
+
+    def _validation_objective(
+        self, tensors: tuple[torch.Tensor, ...], generator: torch.Generator
+    ) -> torch.Tensor:
+        """The objective monitored on validation rows (default: the training objective)."""
+        return self._losses(tensors, generator).objective
 
     # -- persistence: weights as tensors, networks rebuilt from params and layout -------
     def _params_to_save(self) -> dict[str, Any]:

@@ -218,14 +218,17 @@ def logistic_log_likelihood(
 
 
 class _Decoder(nn.Module):
-    """latent (batch, L) -> distribution parameters of a row."""
+    """latent (batch, L), and optionally a condition vector (batch, C) appended to it,
+    -> distribution parameters of a row."""
 
     def __init__(self, body: nn.Module, head: TableHead | None):
         super().__init__()
         self.body = body
         self.head = head
 
-    def forward(self, z: torch.Tensor) -> Any:
+    def forward(self, z: torch.Tensor, condition: torch.Tensor | None = None) -> Any:
+        if condition is not None:
+            z = torch.cat([z, condition], dim=1)
         h = self.body(z)
         if self.head is not None:
             return self.head(h)
@@ -436,11 +439,12 @@ class VAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralGenerativeMod
     def _build_module(self) -> VAEModule:
         hidden = tuple(int(h) for h in self.hidden_dims)
         latent = int(self.latent_dim)
+        decoder_in = latent + self._condition_width()
         if not self._is_image():
             head = TableHead(table_spec(self.transformer_))
             body = mlp(self.transformer_.n_encoded_, hidden[:-1], hidden[-1])
             encoder = GaussianEncoder(nn.Sequential(body, nn.ReLU()), hidden[-1], latent)
-            decoder = _Decoder(mlp(latent, hidden[::-1], head.n_outputs), head)
+            decoder = _Decoder(mlp(decoder_in, hidden[::-1], head.n_outputs), head)
             return VAEModule(encoder, decoder, None)
         shape = tuple(self.transformer_.image_shape_)
         n_out = (1 if self.pixel_likelihood_ == "bernoulli" else 2) * shape[0]
@@ -449,13 +453,17 @@ class VAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralGenerativeMod
             body = nn.Sequential(conv, nn.Linear(conv.n_features, hidden[-1]), nn.ReLU())
             encoder = GaussianEncoder(body, hidden[-1], latent)
             return VAEModule(
-                encoder, _Decoder(ConvDecoder(latent, hidden[-1], shape, n_out), None), shape
+                encoder, _Decoder(ConvDecoder(decoder_in, hidden[-1], shape, n_out), None), shape
             )
         d = int(np.prod(shape))
         body = nn.Sequential(mlp(d, hidden[:-1], hidden[-1]), nn.ReLU())
         encoder = GaussianEncoder(body, hidden[-1], latent)
-        decoder = _Decoder(mlp(latent, hidden[::-1], n_out * d // shape[0]), None)
+        decoder = _Decoder(mlp(decoder_in, hidden[::-1], n_out * d // shape[0]), None)
         return VAEModule(encoder, decoder, None)
+
+    def _condition_width(self) -> int:
+        """Width of the condition vector appended to the decoder's input (none here)."""
+        return 0
 
     def _parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         return {"vae": list(self.module_.parameters())}
@@ -475,12 +483,23 @@ class VAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralGenerativeMod
         levels = 256 if self.transformer_.dtype_ == "uint8" else None
         return logistic_log_likelihood(*self._pixel_parameters(out), tensors[0], levels)
 
-    def _losses(self, tensors: tuple[torch.Tensor, ...], generator: torch.Generator) -> Losses:
+    def _reconstruct(
+        self,
+        tensors: tuple[torch.Tensor, ...],
+        generator: torch.Generator,
+        condition: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, Any]:
+        """One reparameterised pass x -> z -> p(x | z): log p(x | z) and KL(q(z | x) || p(z)),
+        each of shape (batch,), and the decoder's output."""
         mean, logvar = self.module_.encode(tensors[0])
         eps = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
         z = mean + torch.exp(0.5 * logvar) * eps
-        log_px = self._log_px_given_z(self.module_.decoder(z), tensors)
+        out = self.module_.decoder(z, condition)
         kl = 0.5 * (mean**2 + logvar.exp() - 1.0 - logvar).sum(-1)
+        return self._log_px_given_z(out, tensors), kl, out
+
+    def _losses(self, tensors: tuple[torch.Tensor, ...], generator: torch.Generator) -> Losses:
+        log_px, kl, _ = self._reconstruct(tensors, generator)
         return Losses(
             terms={"vae": -(log_px - self.beta * kl).mean()},
             objective=-(log_px - kl).mean(),
@@ -494,7 +513,7 @@ class VAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralGenerativeMod
         The standard-normal draws are shared by all rows (common random numbers,
         from ``random_state``), so each row's estimate depends on that row alone.
         """
-        S, L = int(self.n_importance), int(self.latent_dim)
+        S, L = self._n_importance_draws(), int(self.latent_dim)
         device = self._module_device()
         generator = torch_generator(self._rng(), device)
         eps = torch.randn(S, L, generator=generator, device=device)
@@ -509,9 +528,22 @@ class VAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralGenerativeMod
             log_q = log_q_eps - 0.5 * logvar.sum(-1, keepdim=True)
             log_pz = -0.5 * (z**2).sum(-1) - 0.5 * L * _LOG_2PI
             repeated = tuple(t.repeat_interleave(S, dim=0) for t in part)
-            log_px = self._log_px_given_z(self.module_.decoder(z.reshape(-1, L)), repeated)
-            parts.append(log_px.view(-1, S) + log_pz - log_q)
+            condition, log_pc_over_qc = self._importance_conditions(part, S)
+            out = self.module_.decoder(z.reshape(-1, L), condition)
+            log_px = self._log_px_given_z(out, repeated)
+            parts.append(log_px.view(-1, S) + log_pz - log_q + log_pc_over_qc)
         return torch.cat(parts).double()
+
+    def _n_importance_draws(self) -> int:
+        return int(self.n_importance)
+
+    def _importance_conditions(
+        self, tensors: tuple[torch.Tensor, ...], n_draws: int
+    ) -> tuple[torch.Tensor | None, torch.Tensor | float]:
+        """Condition vectors of the ``n_draws`` importance draws of each row, shape
+        (batch * n_draws, C), and log p(c) - log q(c | x), shape (batch, n_draws); an
+        unconditional decoder has none (and 0)."""
+        return None, 0.0
 
     def _log_likelihood(self, Z: np.ndarray) -> np.ndarray:
         terms = self._importance_terms(Z)
@@ -532,9 +564,17 @@ class VAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralGenerativeMod
         return self._importance_terms(self._encode(X)).mean(1).cpu().numpy()
 
     # -- sampling and the latent space ----------------------------------------------------
-    def _decode(self, z: torch.Tensor, generator: torch.Generator | None) -> np.ndarray:
+    def _decode(
+        self,
+        z: torch.Tensor,
+        generator: torch.Generator | None,
+        condition: torch.Tensor | None = None,
+    ) -> np.ndarray:
         """Encoded rows from latents: drawn from p(x | z), or its mode when no generator."""
-        out = self.module_.decoder(z)
+        return self._draw(self.module_.decoder(z, condition), generator).double().cpu().numpy()
+
+    def _draw(self, out: Any, generator: torch.Generator | None) -> torch.Tensor:
+        """Encoded rows from the decoder's output: a draw, or the mode when no generator."""
         if not self._is_image():
             head, width = self._head(), self.transformer_.n_encoded_
             Z = (
@@ -553,7 +593,7 @@ class VAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralGenerativeMod
                     1e-6, 1 - 1e-6
                 )
                 Z = (mean + log_scale.exp() * (torch.log(u) - torch.log1p(-u))).clamp(0.0, 1.0)
-        return Z.double().cpu().numpy()
+        return Z
 
     @torch.no_grad()
     def _sample_encoded(self, n_samples: int, generator: torch.Generator) -> np.ndarray:
