@@ -126,6 +126,14 @@ def candidates(args: argparse.Namespace) -> dict[str, Candidate]:
                 epochs=epochs, batch_size=500, beta=0.5, random_state=SEED, device=device
             ),
         )
+    if hasattr(hybridgen, "VAEGAN"):
+        found["vaegan"] = Candidate(
+            str(epochs),
+            device,
+            lambda: hybridgen.VAEGAN(
+                epochs=epochs, batch_size=500, random_state=SEED, device=device
+            ),
+        )
     try:
         import ctgan
     except ImportError:
@@ -200,7 +208,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--models",
         default=None,
-        help="comma list among gmm, vae, tvae, ctgan (default: all available)",
+        help="comma list among gmm, vae, vae-beta0.5, vaegan, tvae, ctgan (default: all available)",
     )
     parser.add_argument("--epochs", type=int, default=300)
     parser.add_argument(

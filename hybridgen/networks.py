@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 __all__ = [
     "ConvDecoder",
@@ -219,10 +219,13 @@ class SpectralNorm(nn.Module):
         return u @ matrix @ v
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weight = self.layer.weight / self._sigma()
-        if isinstance(self.layer, nn.Conv2d):
-            return self.layer._conv_forward(x, weight, self.layer.bias)
-        return F.linear(x, weight, self.layer.bias)
+        # (W / sigma) x + b, with the division applied to the (smaller) output
+        layer = self.layer
+        if isinstance(layer, nn.Conv2d):
+            y = layer._conv_forward(x, layer.weight, None) / self._sigma()
+            return y if layer.bias is None else y + layer.bias.view(1, -1, 1, 1)
+        y = F.linear(x, layer.weight) / self._sigma()
+        return y if layer.bias is None else y + layer.bias
 
 
 def spectral_norm(layer: nn.Linear | nn.Conv2d) -> SpectralNorm:
@@ -244,7 +247,10 @@ def conv_discriminator_body(shape: Sequence[int], channels: int = 32) -> tuple[n
     spectrally normalised stride-2 convolutions doubling channels and LeakyReLU(0.2).
     Returns the body and n_features."""
     c, h, w = shape
-    layers: list[nn.Module] = [spectral_norm(nn.Conv2d(c, channels, 3, padding=1)), nn.LeakyReLU(0.2)]
+    layers: list[nn.Module] = [
+        spectral_norm(nn.Conv2d(c, channels, 3, padding=1)),
+        nn.LeakyReLU(0.2),
+    ]
     for _ in range(conv_plan(h, w)):
         conv = nn.Conv2d(channels, 2 * channels, 4, stride=2, padding=1)
         layers += [spectral_norm(conv), nn.LeakyReLU(0.2)]

@@ -37,8 +37,10 @@ break them, and the discriminator sees the condition beside each row. The model 
 then p(x) = sum_c p(c) integral p(z) p(x | z, c) dz with p(c) the conditions'
 empirical frequencies; ``sample`` draws c from p(c), and ``score_samples`` estimates
 log p(x) with the importance proposal q(c, z | x) = uniform over the categorical
-columns (the row's own category) times q(z | x), ``n_importance`` rounded up to a
-multiple of the number of categorical columns so every column gets the same draws.
+columns, half of the draws naming the row's own category and half drawn from p(c)
+(so every condition is covered), times q(z | x); ``n_importance`` is rounded up to a
+multiple of twice the number of categorical columns so every column gets the same
+draws.
 
 Images: a DCGAN-style convolutional discriminator with spectral normalisation. A
 fake image is the decoder's mean image (Bernoulli probabilities, or the logistic
@@ -74,7 +76,7 @@ from .networks import (
     table_discriminator_body,
 )
 from .training import Losses
-from .vae import VAE, VAEModule, table_spec
+from .vae import VAE, VAEModule
 
 __all__ = ["VAEGAN"]
 
@@ -349,9 +351,7 @@ class VAEGAN(VAE):
     def _category_spans(self) -> list[tuple[int, int]]:
         if self._is_image():
             return []
-        return [
-            (s.start, s.stop) for s in self.transformer_.layout_ if s.kind == "categorical"
-        ]
+        return [(s.start, s.stop) for s in self.transformer_.layout_ if s.kind == "categorical"]
 
     def _condition_widths(self) -> list[int]:
         """Number of categories of each column a condition can name (none when the
@@ -523,22 +523,39 @@ class VAEGAN(VAE):
 
     # -- likelihood -----------------------------------------------------------------------
     def _n_importance_draws(self) -> int:
-        n_columns = max(len(self.condition_probs_), 1)
-        return n_columns * math.ceil(int(self.n_importance) / n_columns)
+        step = 2 * max(len(self.condition_probs_), 1)
+        return step * math.ceil(int(self.n_importance) / step)
 
     def _importance_conditions(
         self, tensors: tuple[torch.Tensor, ...], n_draws: int
     ) -> tuple[torch.Tensor | None, torch.Tensor | float]:
+        """The conditions of the importance draws: half of them name the row's own
+        category, half are drawn from p(c); the columns cycle through the categorical
+        columns in each half. Weighted by p(c) / q(c | x) with q the mixture of the two
+        halves, the estimate is unbiased for sum_c p(c) p(x | c) (every condition is
+        covered) and converges to log p(x) as ``n_importance`` grows."""
         if not self._condition_width():
             return None, 0.0
-        n, n_columns = len(tensors[0]), len(self.condition_probs_)
-        device = tensors[0].device
-        columns = (torch.arange(n_draws, device=device) % n_columns).repeat(n)  # (n * S,)
-        rows = tuple(t.repeat_interleave(n_draws, dim=0) for t in tensors)
-        categories = rows[4].gather(1, columns[:, None]).squeeze(1)
-        probs = self.module_.condition_probs[columns, categories.clamp_min(0)]
-        log_ratio = torch.where(categories >= 0, probs.log(), torch.full_like(probs, -torch.inf))
-        return self._row_conditions(rows, columns), log_ratio.view(n, n_draws)
+        n, device = len(tensors[0]), tensors[0].device
+        probs = self.module_.condition_probs
+        draw = torch.arange(n_draws, device=device)
+        columns = draw % len(probs)  # (S,)
+        # the same uniform numbers for every row and chunk (common random numbers)
+        u = torch.as_tensor(self._rng().random_sample(n_draws), dtype=probs.dtype, device=device)
+        cdf = torch.cumsum(probs[columns], dim=1)
+        drawn = torch.searchsorted(cdf, u[:, None]).squeeze(1).clamp(max=probs.shape[1] - 1)
+        own = tensors[4][:, columns]  # (n, S); -1 for a category unseen at fit
+        categories = torch.where(draw < n_draws // 2, own, drawn).clamp_min(0)
+        p_c = probs[columns, categories]
+        q_c = 0.5 * (categories == own).to(p_c.dtype) + 0.5 * p_c
+        flat_columns = columns.repeat(n)
+        vectors = condition_vectors(
+            flat_columns,
+            categories.reshape(-1),
+            self.module_.condition_offsets,
+            self._condition_width(),
+        )
+        return vectors, torch.log(p_c) - torch.log(q_c)
 
     # -- sampling -----------------------------------------------------------------------------
     def _decode(
