@@ -226,6 +226,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--data", type=Path, default=DATA, help="folder holding adult_train.csv and adult_test.csv"
     )
+    parser.add_argument(
+        "--section",
+        default="adult",
+        help="RESULTS.md section to write (default adult; a GPU run appends the device)",
+    )
     return parser.parse_args()
 
 
@@ -262,7 +267,10 @@ def main() -> None:
     command = f"python benchmarks/bench_adult.py --models {','.join(names)} --epochs {args.epochs}"
     if args.device:
         command += f" --device {args.device}"
-    section = "adult" if args.device in (None, "cpu") else f"adult-{args.device.split(':')[0]}"
+    if args.section != "adult":
+        command += f" --section {args.section}"
+    device = "" if args.device in (None, "cpu") else f"-{args.device.split(':')[0]}"
+    section = f"{args.section}{device}"
     write_section(section, f"{heading}{body}\n\n{notes}", command=command)
 
 

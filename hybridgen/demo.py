@@ -18,6 +18,13 @@ from hybridgen.datasets import load_digits_images, make_mixed_table
 DEMO_PARAMS: dict[str, dict[str, Any]] = {
     "GaussianMixture": {"n_components": 10},
     "VAE": {"epochs": 60, "latent_dim": 16, "hidden_dims": (128, 128), "batch_size": 100},
+    "VAEGAN": {
+        "epochs": 30,
+        "latent_dim": 16,
+        "hidden_dims": (128, 128),
+        "discriminator_dims": (64, 64),
+        "batch_size": 100,
+    },
 }
 
 

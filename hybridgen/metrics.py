@@ -16,6 +16,11 @@ utility
 privacy
     :func:`dcr_ratio` compares each synthetic row's distance to its closest real
     training row with the same distance for real rows never trained on.
+images
+    :class:`ImageFeatures` trains a small convolutional classifier on the real,
+    labelled training images (no downloaded weights) and maps images to its
+    penultimate layer; :func:`frechet_distance` compares two sets of such features
+    (the Frechet distance of Gaussians fitted to each, as FID does with Inception).
 
 Column kinds: int and float columns are numeric; everything else (str, object,
 category, bool) is categorical. A missing value in a categorical column is a
@@ -45,9 +50,13 @@ from ._validation import Interval, Options
 from .exceptions import DataValidationError, InvalidParameterError
 
 __all__ = [
+    "ImageFeatures",
     "column_pair_trends",
     "column_shapes",
     "dcr_ratio",
+    "detection_auc",
+    "frechet_distance",
+    "precision_recall_density_coverage",
     "is_numeric",
     "ml_utility",
     "quality_score",
@@ -479,6 +488,61 @@ def ml_utility(
     return _classification_scores(proba, np.asarray(estimator.classes_), y_test, positive)
 
 
+def detection_auc(
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    *,
+    model: str = "logreg",
+    n_folds: int = 3,
+    max_rows: int = 10_000,
+    random_state: Any = 0,
+) -> float:
+    """How well a classifier tells synthetic rows from real ones: cross-validated ROC AUC.
+
+    0.5 means indistinguishable (perfect synthetic data), 1.0 means always told
+    apart. SDMetrics' LogisticDetection reports ``1 - (2 * max(auc, 0.5) - 1)`` of
+    the same quantity.
+
+    Parameters
+    ----------
+    real : DataFrame of shape (n_real, n_columns)
+    synthetic : DataFrame of shape (n_synthetic, n_columns)
+    model : {"hgb", "logreg"}, default="logreg"
+        The classifier, prepared as in :func:`ml_utility`.
+    n_folds : int, default=3
+        Stratified folds; every row is scored by a classifier that did not see it.
+    max_rows : int, default=10000
+        At most this many rows of each frame are used.
+    random_state : int, RandomState instance or None, default=0
+        Seed of the row subsampling, the folds and the gradient boosting.
+
+    Returns
+    -------
+    auc : float
+    """
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    _check_param("detection_auc", "model", model, _MODELS)
+    _check_param("detection_auc", "n_folds", n_folds, Interval(Integral, 2, None, "left"))
+    _check_frames({"real": real, "synthetic": synthetic})
+    rng = check_random_state(random_state)
+    parts = []
+    for frame in (real, synthetic[list(real.columns)]):
+        if len(frame) > max_rows:
+            frame = frame.iloc[rng.choice(len(frame), max_rows, replace=False)]
+        parts.append(frame)
+    rows = pd.concat(parts, ignore_index=True)
+    labels = np.repeat([0, 1], [len(parts[0]), len(parts[1])])
+    X, _ = _model_inputs(model, rows, rows)
+    numeric = [c for c in rows.columns if is_numeric(rows[c])]
+    categorical = [c for c in rows.columns if c not in numeric]
+    seed = int(rng.randint(2**31 - 1))
+    estimator = _make_estimator(model, "classification", numeric, categorical, seed)
+    folds = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
+    proba = cross_val_predict(estimator, X, labels, cv=folds, method="predict_proba")
+    return _roc_auc(labels == 1, proba[:, 1])
+
+
 # -- privacy --------------------------------------------------------------------------------
 def _distance_encoding(train: pd.DataFrame, others: list[pd.DataFrame]) -> list[np.ndarray]:
     """Encode ``train`` and each of ``others`` for Euclidean distances: numerics
@@ -578,4 +642,157 @@ def dcr_ratio(
         "dcr_test": dcr_test,
         "ratio": ratio,
         "exact_copy_rate": _exact_copy_rate(x_syn, x_train),
+    }
+
+
+# -- images -------------------------------------------------------------------------------------
+def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
+    """Frechet distance between Gaussians fitted to two sets of feature vectors.
+
+    ``||mu_a - mu_b||^2 + tr(C_a + C_b - 2 (C_a C_b)^(1/2))``; 0 for identical sets.
+
+    Parameters
+    ----------
+    features_a, features_b : array-like of shape (n_samples, n_features)
+
+    Returns
+    -------
+    distance : float
+    """
+    a, b = np.asarray(features_a, dtype=np.float64), np.asarray(features_b, dtype=np.float64)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+        raise DataValidationError(
+            "frechet_distance expects two 2-D arrays with the same number of columns; got "
+            f"shapes {a.shape} and {b.shape}."
+        )
+    cov_a, cov_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
+    # tr (C_a C_b)^(1/2) = sum of the square roots of the eigenvalues of the symmetric
+    # C_a^(1/2) C_b C_a^(1/2): stable also when the covariances are singular
+    w, V = np.linalg.eigh(cov_a)
+    root_a = (V * np.sqrt(np.clip(w, 0.0, None))) @ V.T
+    inner = root_a @ cov_b @ root_a
+    trace_root = np.sqrt(np.clip(np.linalg.eigvalsh((inner + inner.T) / 2), 0.0, None)).sum()
+    diff = a.mean(0) - b.mean(0)
+    return float(diff @ diff + np.trace(cov_a) + np.trace(cov_b) - 2.0 * trace_root)
+
+
+class ImageFeatures:
+    """Features of a small CNN classifier trained on real labelled images.
+
+    Parameters
+    ----------
+    epochs : int, default=3
+    batch_size : int, default=128
+    random_state : int or None, default=0
+
+    Attributes
+    ----------
+    network_ : torch.nn.Module
+        Convolutional body, a 128-unit feature layer, and the class logits.
+    accuracy_ : float
+        Accuracy on the training images (a check that the features mean something).
+    """
+
+    def __init__(self, *, epochs: int = 3, batch_size: int = 128, random_state: int | None = 0):
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.random_state = random_state
+
+    @staticmethod
+    def _as_tensor(images: np.ndarray) -> Any:
+        import torch
+
+        x = np.asarray(images)
+        scale = 255.0 if x.dtype == np.uint8 else 1.0
+        x = torch.as_tensor(x, dtype=torch.float32) / scale
+        return x[:, None] if x.ndim == 3 else x
+
+    def fit(self, images: np.ndarray, labels: np.ndarray) -> ImageFeatures:
+        """Train on ``images`` (n, H, W) or (n, C, H, W) with integer ``labels`` (n,)."""
+        import torch
+        from torch import nn
+
+        from .networks import ConvEncoder
+
+        x = self._as_tensor(images)
+        y = torch.as_tensor(np.unique(np.asarray(labels), return_inverse=True)[1])
+        generator = torch.Generator().manual_seed(
+            int(check_random_state(self.random_state).randint(2**31))
+        )
+        with torch.random.fork_rng(devices=[]):
+            torch.default_generator.manual_seed(int(generator.initial_seed()))
+            body = ConvEncoder(tuple(x.shape[1:]))
+            self.network_ = nn.Sequential(
+                body, nn.Linear(body.n_features, 128), nn.ReLU(), nn.Linear(128, int(y.max()) + 1)
+            )
+        optimizer = torch.optim.Adam(self.network_.parameters(), lr=1e-3)
+        for _ in range(self.epochs):
+            order = torch.randperm(len(x), generator=generator)
+            for start in range(0, len(x), self.batch_size):
+                index = order[start : start + self.batch_size]
+                loss = nn.functional.cross_entropy(self.network_(x[index]), y[index])
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+        self.network_.eval()
+        with torch.no_grad():
+            predicted = torch.cat([self.network_(part).argmax(1) for part in x.split(1024)])
+        self.accuracy_ = float((predicted == y).float().mean())
+        return self
+
+    def transform(self, images: np.ndarray) -> np.ndarray:
+        """Feature vectors, shape (n_samples, 128)."""
+        import torch
+
+        with torch.no_grad():
+            features = self.network_[:-1]
+            parts = [features(part) for part in self._as_tensor(images).split(1024)]
+        return torch.cat(parts).double().numpy()
+
+
+def precision_recall_density_coverage(
+    real: np.ndarray, fake: np.ndarray, *, k: int = 5
+) -> dict[str, float]:
+    """Fidelity and diversity of samples in a feature space, from k-nearest-neighbour
+    balls (precision/recall: Kynkaanniemi et al. 2019; density/coverage: Naeem et al.
+    2020).
+
+    Each real point's ball reaches its k-th nearest real neighbour (each fake point's,
+    its k-th nearest fake neighbour). Precision: fraction of fakes inside some real
+    ball. Recall: fraction of reals inside some fake ball. Density: mean number of real
+    balls holding a fake, divided by k (about 1 for matching distributions, above 1
+    when fakes crowd the modes). Coverage: fraction of real balls holding a fake.
+
+    Parameters
+    ----------
+    real : array-like of shape (n_real, n_features)
+    fake : array-like of shape (n_fake, n_features)
+    k : int, default=5
+
+    Returns
+    -------
+    scores : dict with keys "precision", "recall", "density", "coverage"
+    """
+    _check_param("precision_recall_density_coverage", "k", k, Interval(Integral, 1, None, "left"))
+    real, fake = np.asarray(real, dtype=np.float64), np.asarray(fake, dtype=np.float64)
+    if min(len(real), len(fake)) <= k:
+        raise DataValidationError(
+            f"precision_recall_density_coverage needs more than k={k} rows in each set; got "
+            f"{len(real)} real and {len(fake)} fake."
+        )
+
+    def radii(x: np.ndarray) -> np.ndarray:  # distance to the k-th neighbour, self excluded
+        return NearestNeighbors(n_neighbors=k + 1).fit(x).kneighbors(x)[0][:, -1]
+
+    real_radii, fake_radii = radii(real), radii(fake)
+    distances = np.sqrt(
+        np.maximum((fake**2).sum(1)[:, None] + (real**2).sum(1)[None] - 2.0 * fake @ real.T, 0.0)
+    )  # (n_fake, n_real)
+    inside_real = distances <= real_radii[None]
+    inside_fake = distances <= fake_radii[:, None]
+    return {
+        "precision": float(inside_real.any(1).mean()),
+        "recall": float(inside_fake.any(0).mean()),
+        "density": float(inside_real.sum(1).mean() / k),
+        "coverage": float(inside_real.any(0).mean()),
     }

@@ -331,10 +331,6 @@ class VAEGAN(VAE):
         self.pac = pac
         self.training_by_sampling = training_by_sampling
 
-    @property
-    def _n_features_out(self) -> int:  # names of transform's outputs: vaegan0, ...
-        return int(self.latent_dim)
-
     # -- data-dependent choices -------------------------------------------------------------
     def _prepare(self, Z: np.ndarray) -> None:
         super()._prepare(Z)

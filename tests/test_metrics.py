@@ -181,3 +181,78 @@ def test_errors_name_the_column_or_parameter(rng):
         dcr_ratio(real, real, real.drop(columns="b"))
     with pytest.raises(InvalidParameterError, match="'max_rows'"):
         dcr_ratio(real, real, real, max_rows=0)
+
+
+def test_frechet_distance_matches_the_closed_form_for_diagonal_gaussians():
+    from hybridgen.metrics import frechet_distance
+
+    rng = np.random.default_rng(0)
+    a = rng.normal([0.0, 1.0, 2.0], [1.0, 2.0, 0.5], size=(200_000, 3))
+    b = rng.normal([1.0, 1.0, 0.0], [2.0, 1.0, 0.5], size=(200_000, 3))
+    # ||mu_a - mu_b||^2 + sum (s_a - s_b)^2 for diagonal covariances
+    expected = (1.0 + 0.0 + 4.0) + (1.0 + 1.0 + 0.0)
+    assert frechet_distance(a, b) == pytest.approx(expected, rel=0.02)
+    assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_image_features_separate_classes():
+    from hybridgen.metrics import ImageFeatures, frechet_distance
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 50, (200, 8, 8)).astype(np.uint8)
+    images[:100, 1:4, 1:4] = 250
+    images[100:, 4:7, 4:7] = 250
+    labels = np.repeat([0, 1], 100)
+    features = ImageFeatures(epochs=5, batch_size=32).fit(images, labels)
+    assert features.accuracy_ > 0.95
+    f = features.transform(images)
+    assert f.shape == (200, 128)
+    same = frechet_distance(f[:50], f[50:100])
+    other = frechet_distance(f[:50], f[150:])
+    assert other > 3 * same
+
+
+def test_detection_auc_is_half_for_the_same_distribution_and_one_for_another():
+    from hybridgen.metrics import detection_auc
+
+    rng = np.random.default_rng(0)
+
+    def frame(shift, n=2000):
+        return pd.DataFrame(
+            {
+                "x": rng.normal(shift, 1.0, n),
+                "c": pd.Categorical(
+                    rng.choice(["a", "b"], n, p=[0.5 + shift / 10, 0.5 - shift / 10])
+                ),
+            }
+        )
+
+    real = frame(0.0)
+    assert abs(detection_auc(real, frame(0.0)) - 0.5) < 0.05
+    assert detection_auc(real, frame(3.0)) > 0.95
+    assert detection_auc(real, frame(3.0), model="hgb") > 0.95
+
+
+def test_precision_recall_density_coverage_against_hand_counted_cases():
+    from hybridgen.metrics import precision_recall_density_coverage
+
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(1000, 2))
+    same = precision_recall_density_coverage(real, rng.normal(size=(1000, 2)))
+    assert same["precision"] > 0.85 and same["recall"] > 0.85
+    assert 0.8 < same["density"] < 1.2 and same["coverage"] > 0.85
+    # fakes piled onto one real mode: precise, but neither diverse nor covering
+    collapsed = precision_recall_density_coverage(real, rng.normal(0, 0.05, size=(1000, 2)))
+    assert collapsed["precision"] > 0.95 and collapsed["recall"] < 0.2
+    assert collapsed["coverage"] < 0.2
+    far = precision_recall_density_coverage(real, rng.normal(20, 1, size=(1000, 2)))
+    assert far == {"precision": 0.0, "recall": 0.0, "density": 0.0, "coverage": 0.0}
+    # a tiny case counted by hand, k=1: reals 0, 1, 3 (radii 1, 1, 2); fakes 0.5, 5.5,
+    # 6.5 (radii 5, 1, 1)
+    tiny = precision_recall_density_coverage(
+        np.array([[0.0], [1.0], [3.0]]), np.array([[0.5], [5.5], [6.5]]), k=1
+    )
+    assert tiny["precision"] == pytest.approx(1 / 3)  # only 0.5 lies in a real ball
+    assert tiny["density"] == pytest.approx(2 / 3)  # 0.5 lies in two real balls
+    assert tiny["coverage"] == pytest.approx(2 / 3)  # the balls of 0 and 1 hold a fake
+    assert tiny["recall"] == pytest.approx(1.0)  # the ball of 0.5 holds 0, 1 and 3

@@ -11,7 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from hybridgen import VAE, VAEGAN
+from hybridgen import VAE, VAEGAN, load
 from hybridgen._conditions import CategorySampler
 from hybridgen.networks import SpectralNorm
 from hybridgen.vae import TableHead, table_spec
@@ -21,6 +21,8 @@ from hybridgen.vaegan import (
     gumbel_softmax,
     relaxed_table,
 )
+
+from .conftest import requires_cuda
 
 KINDS = ["standard", "hinge", "wasserstein-gp"]
 
@@ -237,3 +239,18 @@ def test_wasserstein_gradient_penalty_trains(mixed_frame):
 def test_bad_discriminator_dims_are_named(mixed_frame):
     with pytest.raises(ValueError, match="'discriminator_dims' parameter of VAEGAN"):
         small(discriminator_dims=(0,)).fit(mixed_frame)
+
+
+@requires_cuda
+@pytest.mark.gpu
+@pytest.mark.parametrize("kind", ["standard", "wasserstein-gp"])
+def test_adversarial_step_runs_on_cuda_and_model_loads_on_cpu(mixed_frame, tmp_path, kind):
+    model = small(device="cuda", adversarial_loss=kind).fit(mixed_frame)
+    assert all(p.is_cuda for p in model.module_.discriminator.parameters())
+    assert model.module_.condition_probs.is_cuda
+    assert model.sample(5).shape == (5, mixed_frame.shape[1])
+    model.save(tmp_path / "gpu.hg")
+    on_cpu = load(tmp_path / "gpu.hg", device="cpu")
+    np.testing.assert_allclose(
+        on_cpu.score_samples(mixed_frame), model.score_samples(mixed_frame), rtol=1e-4
+    )
