@@ -702,9 +702,9 @@ class ImageFeatures:
     def _as_tensor(images: np.ndarray) -> Any:
         import torch
 
-        x = np.asarray(images)
-        scale = 255.0 if x.dtype == np.uint8 else 1.0
-        x = torch.as_tensor(x, dtype=torch.float32) / scale
+        array = np.asarray(images)
+        scale = 255.0 if array.dtype == np.uint8 else 1.0
+        x = torch.as_tensor(array, dtype=torch.float32) / scale
         return x[:, None] if x.ndim == 3 else x
 
     def fit(self, images: np.ndarray, labels: np.ndarray) -> ImageFeatures:
