@@ -30,8 +30,12 @@ contingency table, where a missing numeric cell is a bin of its own.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from itertools import combinations
 from numbers import Integral
+from os import PathLike
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -51,6 +55,7 @@ from .exceptions import DataValidationError, InvalidParameterError
 
 __all__ = [
     "ImageFeatures",
+    "cached_image_features",
     "column_pair_trends",
     "column_shapes",
     "dcr_ratio",
@@ -67,6 +72,7 @@ N_BINS = 10
 #: a numeric target with at most this many distinct values is a classification target
 MAX_CLASSES = 20
 _MODELS = Options({"hgb", "logreg"})
+logger = logging.getLogger(__name__)
 
 
 # -- column kinds and input checks ------------------------------------------------------------
@@ -707,24 +713,31 @@ class ImageFeatures:
         x = torch.as_tensor(array, dtype=torch.float32) / scale
         return x[:, None] if x.ndim == 3 else x
 
-    def fit(self, images: np.ndarray, labels: np.ndarray) -> ImageFeatures:
-        """Train on ``images`` (n, H, W) or (n, C, H, W) with integer ``labels`` (n,)."""
+    def _build(self, image_shape: tuple[int, ...], n_classes: int, generator: Any) -> None:
         import torch
         from torch import nn
 
         from .networks import ConvEncoder
+
+        self.image_shape_ = tuple(int(d) for d in image_shape)
+        with torch.random.fork_rng(devices=[]):
+            torch.default_generator.manual_seed(int(generator.initial_seed()))
+            body = ConvEncoder(image_shape)
+            self.network_ = nn.Sequential(
+                body, nn.Linear(body.n_features, 128), nn.ReLU(), nn.Linear(128, n_classes)
+            )
+
+    def fit(self, images: np.ndarray, labels: np.ndarray) -> ImageFeatures:
+        """Train on ``images`` (n, H, W) or (n, C, H, W) with integer ``labels`` (n,)."""
+        import torch
+        from torch import nn
 
         x = self._as_tensor(images)
         y = torch.as_tensor(np.unique(np.asarray(labels), return_inverse=True)[1])
         generator = torch.Generator().manual_seed(
             int(check_random_state(self.random_state).randint(2**31))
         )
-        with torch.random.fork_rng(devices=[]):
-            torch.default_generator.manual_seed(int(generator.initial_seed()))
-            body = ConvEncoder(tuple(x.shape[1:]))
-            self.network_ = nn.Sequential(
-                body, nn.Linear(body.n_features, 128), nn.ReLU(), nn.Linear(128, int(y.max()) + 1)
-            )
+        self._build(tuple(x.shape[1:]), int(y.max()) + 1, generator)
         optimizer = torch.optim.Adam(self.network_.parameters(), lr=1e-3)
         for _ in range(self.epochs):
             order = torch.randperm(len(x), generator=generator)
@@ -740,6 +753,36 @@ class ImageFeatures:
         self.accuracy_ = float((predicted == y).float().mean())
         return self
 
+    def save(self, path: str | PathLike[str]) -> None:
+        """Write the fitted network to ``path`` (safetensors; its metadata rebuilds it)."""
+        from safetensors.torch import save_file
+
+        shape = self.image_shape_
+        metadata = {
+            "image_shape": ",".join(map(str, shape)),
+            "n_classes": str(self.network_[-1].out_features),
+            "accuracy": repr(self.accuracy_),
+        }
+        state = {k: v.contiguous() for k, v in self.network_.state_dict().items()}
+        save_file(state, str(path), metadata=metadata)
+
+    @classmethod
+    def load(cls, path: str | PathLike[str]) -> ImageFeatures:
+        """Read a network written by :meth:`save`."""
+        import torch
+        from safetensors import safe_open
+        from safetensors.torch import load_file
+
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata()
+        features = cls()
+        shape = tuple(int(d) for d in metadata["image_shape"].split(","))
+        features._build(shape, int(metadata["n_classes"]), torch.Generator().manual_seed(0))
+        features.network_.load_state_dict(load_file(str(path)))
+        features.network_.eval()
+        features.accuracy_ = float(metadata["accuracy"])
+        return features
+
     def transform(self, images: np.ndarray) -> np.ndarray:
         """Feature vectors, shape (n_samples, 128)."""
         import torch
@@ -748,6 +791,61 @@ class ImageFeatures:
             features = self.network_[:-1]
             parts = [features(part) for part in self._as_tensor(images).split(1024)]
         return torch.cat(parts).double().numpy()
+
+
+#: fitted feature networks of this process, by dataset fingerprint
+_FEATURES: dict[str, ImageFeatures] = {}
+
+
+def cached_image_features(
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    random_state: int = 0,
+    cache_dir: str | PathLike[str] | None = None,
+) -> ImageFeatures:
+    """An :class:`ImageFeatures` fitted on ``images``, trained once per dataset.
+
+    The network is keyed by a SHA-256 fingerprint of the images, labels and seed, kept
+    for the process and written under ``data_home(cache_dir) / "features"`` (see
+    :func:`hybridgen.datasets.data_home`), so a second comparison on the same images
+    reuses it.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n_samples, H, W) or (n_samples, C, H, W)
+    labels : array-like of shape (n_samples,)
+    random_state : int, default=0
+    cache_dir : path or None, default=None
+
+    Returns
+    -------
+    features : ImageFeatures, fitted
+    """
+    from .datasets import data_home
+
+    images, labels = np.ascontiguousarray(images), np.ascontiguousarray(labels)
+    digest = hashlib.sha256()
+    for part in (images, labels):
+        digest.update(f"{part.dtype}{part.shape}".encode())
+        digest.update(part.tobytes())
+    digest.update(f"seed={random_state}".encode())
+    key = digest.hexdigest()[:32]
+    if key in _FEATURES:
+        return _FEATURES[key]
+    path = Path(data_home(cache_dir)) / "features" / f"{key}.safetensors"
+    if path.exists():
+        logger.info("image features: reading %s", path)
+        features = ImageFeatures.load(path)
+    else:
+        features = ImageFeatures(random_state=random_state).fit(images, labels)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial")
+        features.save(partial)
+        partial.replace(path)
+        logger.info("image features: accuracy %.3f, cached in %s", features.accuracy_, path)
+    _FEATURES[key] = features
+    return features
 
 
 def precision_recall_density_coverage(

@@ -19,6 +19,13 @@ def _seed_everything():
     torch.manual_seed(0)
 
 
+@pytest.fixture(autouse=True)
+def _private_data_home(tmp_path_factory, monkeypatch):
+    """Caches (downloads, image-feature networks) go to a folder of this test session,
+    never to the user's ~/.cache."""
+    monkeypatch.setenv("HYBRIDGEN_DATA", str(tmp_path_factory.getbasetemp() / "data_home"))
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
