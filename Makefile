@@ -21,13 +21,28 @@ test: venv
 demo: venv
 	$(PY) -m hybridgen.demo
 
-bench: venv
-	$(PY) benchmarks/bench_transformer.py
-	$(PY) benchmarks/bench_gmm_speed.py --device cpu
+# The SDV project's ctgan and sdmetrics need pandas < 3, so the benchmarks get their own
+# environment. BENCH_EPOCHS=300 is the ANCHORS.md protocol: hours on a 2-core CPU.
+BENCH_VENV := .venv-bench
+BENCH_PY := $(BENCH_VENV)/bin/python
+BENCH_EPOCHS ?= 300
+BENCH_MODELS ?= gmm,vae,vae-beta0.5,vaegan,tvae,ctgan
+
+$(BENCH_VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_PY) -m pip --disable-pip-version-check -q install -c constraints.txt torch
+	$(BENCH_PY) -m pip --disable-pip-version-check -q install -c constraints.txt -e ".[dev,bench]"
+	touch $@
+
+bench: $(BENCH_VENV)/.installed
+	$(BENCH_PY) -m pytest -q tests/test_metrics.py -k sdmetrics
+	$(BENCH_PY) benchmarks/bench_transformer.py
+	$(BENCH_PY) benchmarks/bench_gmm_speed.py --device cpu
+	$(BENCH_PY) benchmarks/bench_adult.py --models $(BENCH_MODELS) --epochs $(BENCH_EPOCHS)
 
 lint: venv
 	$(VENV)/bin/ruff check hybridgen tests benchmarks
 	$(VENV)/bin/mypy hybridgen
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) $(BENCH_VENV) build *.egg-info .pytest_cache

@@ -12,6 +12,7 @@ from hybridgen.metrics import (
     column_pair_trends,
     column_shapes,
     dcr_ratio,
+    is_numeric,
     ml_utility,
     quality_score,
 )
@@ -256,3 +257,37 @@ def test_precision_recall_density_coverage_against_hand_counted_cases():
     assert tiny["density"] == pytest.approx(2 / 3)  # 0.5 lies in two real balls
     assert tiny["coverage"] == pytest.approx(2 / 3)  # the balls of 0 and 1 hold a fake
     assert tiny["recall"] == pytest.approx(1.0)  # the ball of 0.5 holds 0, 1 and 3
+
+
+def test_quality_matches_sdmetrics():
+    """The optional reference: SDMetrics' own metrics on the same two tables.
+
+    SDMetrics needs pandas < 3, so it lives in the benchmark environment (``make bench``
+    builds it), not in .venv. Shapes: KSComplement and TVComplement. Pairs:
+    CorrelationSimilarity, and ContingencySimilarity with a numeric column binned on
+    the real column's range (``continuous_column_names``).
+    """
+    sdmetrics = pytest.importorskip("sdmetrics")
+    from sdmetrics.column_pairs import ContingencySimilarity, CorrelationSimilarity
+    from sdmetrics.single_column import KSComplement, TVComplement
+
+    from hybridgen import GaussianMixture
+    from hybridgen.datasets import make_mixed_table
+
+    real = make_mixed_table(1500, random_state=0).dropna()
+    real = real.astype({"region": object, "plan": object}).reset_index(drop=True)
+    synthetic = GaussianMixture(n_components=3, random_state=0).fit(real).sample(1500)
+    synthetic = synthetic.astype({"region": object, "plan": object})
+    numeric = [c for c in real.columns if is_numeric(real[c])]
+    for column, score in column_shapes(real, synthetic).items():
+        metric = KSComplement if column in numeric else TVComplement
+        assert score == pytest.approx(metric.compute(real[column], synthetic[column]), abs=1e-9)
+    for a, b, kind, score in column_pair_trends(real, synthetic).itertuples(index=False):
+        if kind == "correlation_similarity":
+            reference = CorrelationSimilarity.compute(real[[a, b]], synthetic[[a, b]])
+        else:
+            binned = [c for c in (a, b) if c in numeric]
+            reference = ContingencySimilarity.compute(
+                real[[a, b]], synthetic[[a, b]], continuous_column_names=binned or None
+            )
+        assert score == pytest.approx(reference, abs=1e-9), (a, b, kind, sdmetrics.__version__)

@@ -1,0 +1,875 @@
+"""The ``hybridgen`` command line: fit, sample, score, compare and demo.
+
+::
+
+    hybridgen fit data.csv --model vae --epochs 50 --hidden-dims 64,64 -o model.hg
+    hybridgen sample model.hg -n 1000 -o synthetic.parquet --seed 0
+    hybridgen score model.hg test.csv
+    hybridgen compare data.csv --models gmm,vae --param vae.epochs=5 --report report/
+
+The model options of ``fit`` (and the values of ``compare --param``) are generated
+from each estimator's ``get_params()`` defaults and ``_parameter_constraints``, so
+they cannot drift from the estimators: the type comes from the default (a tuple is
+a comma-separated list of ints; a default of None takes an int, a float, "none" or
+a string), ``random_state`` is ``--seed`` and ``verbose`` is ``-v/--verbose``. The
+command line only converts values; the estimator checks them in ``fit``.
+
+Data files are read and written by extension: ``.csv``, ``.parquet`` (needs
+``pyarrow``) and ``.npy`` (a numeric array, or images of shape (n, H, W) or
+(n, C, H, W)).
+
+Errors print one line, ``hybridgen: error: <message>``, and exit with
+
+* 2 for a usage error: an unknown command, option or model, a value of the wrong
+  type or out of range (the estimator's own message), a missing input file or an
+  unsupported file extension;
+* 1 for a data or model error: a file that cannot be parsed, data a model refuses,
+  a fit that fails, a model file that cannot be read, a missing optional package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import inspect
+import logging
+import re
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from numbers import Integral, Real
+from pathlib import Path
+from typing import Any, NoReturn, TextIO, cast
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from ._validation import Interval, Options
+from .base import GenerativeModel, bits_per_dim
+from .base import load as load_model
+from .exceptions import HybridgenError, InvalidParameterError
+from .gmm import GaussianMixture
+from .vae import VAE
+from .vaegan import VAEGAN
+
+__all__ = ["MODELS", "main"]
+
+logger = logging.getLogger(__name__)
+
+#: the estimators ``hybridgen fit --model`` knows, by name
+MODELS: dict[str, type[GenerativeModel]] = {"gmm": GaussianMixture, "vae": VAE, "vaegan": VAEGAN}
+
+#: estimator parameters whose option is not ``--<name>``
+_RENAMED = {"random_state": "--seed"}
+#: estimator parameters set by a command's own option rather than a generated one
+_SHARED = {"verbose": "--verbose"}
+_PARAM_DEST = "param_"
+_EXTENSIONS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".npy": "npy"}
+
+_DESCRIPTION = """\
+Fit, sample and score generative models of tables and images (Gaussian mixtures,
+VAEs and VAE-GANs) from the command line."""
+
+_EXAMPLES = """\
+examples:
+  hybridgen fit data.csv --model gmm --n-components 10 -o model.hg
+  hybridgen sample model.hg -n 1000 --seed 0 -o synthetic.csv
+  hybridgen score model.hg test.csv
+  hybridgen compare data.csv --models gmm,vae --param vae.epochs=50 --report report/
+
+Run 'hybridgen COMMAND --help' for a command's options."""
+
+
+# -- errors and output ------------------------------------------------------------------------
+class _CommandError(Exception):
+    """A failure to report as one line; ``exit_code`` is 2 for usage errors, 1 otherwise."""
+
+    def __init__(self, message: str, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors raise :class:`_CommandError` instead of exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _CommandError(f"{message} (see '{self.prog} --help')", 2)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(allow_abbrev=False, **kwargs)
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def _out(text: str) -> None:
+    """The command's result, on stdout."""
+    print(text, file=sys.stdout)
+
+
+def _echo(text: str) -> None:
+    """A summary or status line, on stderr (stdout may carry data)."""
+    print(text, file=sys.stderr)
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    _echo(f"hybridgen: warning: {category.__name__}: {_one_line(message)}")
+
+
+@contextlib.contextmanager
+def _reporting(verbosity: int) -> Iterator[None]:
+    """hybridgen's log on stderr, one line a record (WARNING and up; -v: INFO; -vv: DEBUG),
+    and warnings as one line each."""
+    package = logging.getLogger("hybridgen")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("hybridgen: %(message)s"))
+    old = package.level, package.propagate
+    package.addHandler(handler)
+    package.propagate = False
+    if verbosity:
+        package.setLevel(logging.INFO if verbosity == 1 else logging.DEBUG)
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            yield
+    finally:
+        package.removeHandler(handler)
+        package.setLevel(old[0])
+        package.propagate = old[1]
+
+
+# -- values of generated options --------------------------------------------------------------
+def _parse_int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an int, got {text!r}") from None
+
+
+def _parse_float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a float, got {text!r}") from None
+
+
+def _parse_bool(text: str) -> bool:
+    value = _boolean(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return value
+
+
+def _boolean(text: str) -> bool | None:
+    lowered = text.strip().lower()
+    if lowered in ("true", "yes", "on", "1"):
+        return True
+    if lowered in ("false", "no", "off", "0"):
+        return False
+    return None
+
+
+def _parse_ints(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(item) for item in text.split(",") if item.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated ints such as '64,64', got {text!r}"
+        ) from None
+
+
+def _parse_numbers(text: str) -> list[Any]:
+    """``"0.3,0.7"`` -> [0.3, 0.7]; ``"0,1;2,3"`` -> [[0, 1], [2, 3]] (rows split by ';')."""
+    try:
+        rows = [[float(item) for item in row.split(",")] for row in text.split(";")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers (';' between rows), got {text!r}"
+        ) from None
+    return rows[0] if len(rows) == 1 else rows
+
+
+def _parse_literal(text: str) -> Any:
+    """An int, a float, ``none`` (None), or else the string itself."""
+    if text.strip().lower() == "none":
+        return None
+    for parse in (int, float):
+        try:
+            return parse(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _str_or_bool(text: str) -> str | bool:
+    value = _boolean(text)
+    return text if value is None else value
+
+
+def _or_none(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    def parse_or_none(text: str) -> Any:
+        return None if text.strip().lower() == "none" else parse(text)
+
+    return parse_or_none
+
+
+def _value_parser(default: Any, constraints: Sequence[Any]) -> tuple[Callable[[str], Any], str]:
+    """How to read one parameter's value from text, and its metavar.
+
+    The type is the default's; ``constraints`` (the estimator's declared table entry)
+    refine it: an int parameter declared as a float range reads floats, a string
+    parameter that also accepts booleans reads true/false, None allows "none".
+    """
+    intervals = [c.type for c in constraints if isinstance(c, Interval)]
+    parse: Callable[[str], Any]
+    if isinstance(default, bool):
+        parse, metavar = _parse_bool, "{true,false}"
+    elif isinstance(default, Integral):
+        as_float = Real in intervals and Integral not in intervals
+        parse, metavar = (_parse_float, "FLOAT") if as_float else (_parse_int, "INT")
+    elif isinstance(default, Real):
+        parse, metavar = _parse_float, "FLOAT"
+    elif isinstance(default, str):
+        declared = [cast(Iterable[Any], c.options) for c in constraints if isinstance(c, Options)]
+        choices = sorted({str(option) for options in declared for option in options})
+        boolean = "boolean" in constraints
+        parse = _str_or_bool if boolean else str
+        choices += ["true", "false"] if boolean and choices else []
+        metavar = "{" + ",".join(choices) + "}" if choices else "STR"
+    elif isinstance(default, tuple | list):
+        parse, metavar = _parse_ints, "INT,..."
+    elif default is None and "array-like" in constraints:
+        parse, metavar = _parse_numbers, "NUMBERS"
+    elif default is None:  # any literal; the metavar from the constraint naming a number
+        numbers: list[type] = [*intervals, *(Integral for c in constraints if c == "random_state")]
+        metavar = "VALUE" if not numbers else "INT" if numbers[0] is Integral else "FLOAT"
+        return _parse_literal, metavar
+    else:
+        parse, metavar = str, "STR"
+    if None in constraints:
+        parse = _or_none(parse)
+    return parse, metavar
+
+
+def _format_value(value: Any) -> str:
+    """A value as it is typed on the command line."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if value is None:
+        return "none"
+    if isinstance(value, tuple | list):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def _parameter_docs(cls: type) -> dict[str, tuple[str, str]]:
+    """(type, first sentence of the description) of each parameter documented in the
+    numpydoc docstrings of ``cls`` and its bases (the nearest class wins)."""
+    docs: dict[str, tuple[str, str]] = {}
+    for klass in reversed(cls.__mro__):
+        doc = inspect.getdoc(klass) if "__doc__" in vars(klass) else None
+        found = re.search(r"^Parameters\n-+\n(.*?)(?=^\S[^\n]*\n-+\n|\Z)", doc or "", re.M | re.S)
+        for block in re.split(r"\n(?=\S)", found.group(1).strip() if found else ""):
+            head, _, body = block.partition("\n")
+            if " : " not in head:  # "a, b, c" sharing one note, often "As for <base>"
+                continue
+            names, _, kind = head.partition(" : ")
+            text = re.sub(r":\w+:`~?(?:\w+\.)*([^`]+)`", r"\1", body).replace("``", "")
+            sentence = re.split(r"(?<=\.)\s", " ".join(text.split()), maxsplit=1)[0]
+            for name in names.split(","):
+                docs[name.strip()] = (re.sub(r",?\s*default=.*$", "", kind), sentence.rstrip("."))
+    return docs
+
+
+@dataclass(frozen=True)
+class _ParamOption:
+    """The command-line form of one estimator parameter."""
+
+    name: str
+    flag: str
+    default: Any
+    parse: Callable[[str], Any]
+    metavar: str
+    help: str
+
+
+def _parameter_options(cls: type) -> list[_ParamOption]:
+    """One option per ``cls().get_params()`` key, in the constructor's order."""
+    constraints: dict[str, list[Any]] = getattr(cls, "_parameter_constraints", {})
+    docs = _parameter_docs(cls)
+    order = list(inspect.signature(cls).parameters)
+    params = cls().get_params(deep=False)
+    options = []
+    for name in sorted(params, key=lambda n: order.index(n) if n in order else len(order)):
+        default = params[name]
+        parse, metavar = _value_parser(default, constraints.get(name, []))
+        flag = _RENAMED.get(name) or _SHARED.get(name) or "--" + name.replace("_", "-")
+        kind, described = docs.get(name, ("", ""))
+        if not described and metavar in ("VALUE", "NUMBERS"):  # the type says what is accepted
+            described = kind
+        text = f"{described} (default: {_format_value(default)})".strip()
+        options.append(_ParamOption(name, flag, default, parse, metavar, text.replace("%", "%%")))
+    return options
+
+
+def _add_parameter_options(parser: argparse.ArgumentParser, cls: type) -> None:
+    group = parser.add_argument_group(
+        f"{cls.__name__} options",
+        f"Defaults are those of {cls.__name__}(); {cls.__name__}.fit checks the values.",
+    )
+    for option in _parameter_options(cls):
+        if option.name in _SHARED:
+            continue
+        common: dict[str, Any] = {
+            "dest": _PARAM_DEST + option.name,
+            "default": argparse.SUPPRESS,
+            "help": option.help,
+        }
+        if isinstance(option.default, bool):
+            group.add_argument(option.flag, action=argparse.BooleanOptionalAction, **common)
+        else:
+            group.add_argument(option.flag, type=option.parse, metavar=option.metavar, **common)
+
+
+def _given_params(namespace: argparse.Namespace) -> dict[str, Any]:
+    return {
+        key[len(_PARAM_DEST) :]: value
+        for key, value in vars(namespace).items()
+        if key.startswith(_PARAM_DEST)
+    }
+
+
+def _with_verbose(cls: type, params: dict[str, Any], verbosity: int) -> dict[str, Any]:
+    if verbosity and "verbose" in cls().get_params(deep=False) and "verbose" not in params:
+        return {**params, "verbose": True}
+    return params
+
+
+# -- files --------------------------------------------------------------------------------------
+def _file_kind(path: str, role: str) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix not in _EXTENSIONS:
+        known = ", ".join(_EXTENSIONS)
+        raise _CommandError(f"{role} {path!r} has an unsupported extension; use one of {known}")
+    return _EXTENSIONS[suffix]
+
+
+def _require_pyarrow(action: str) -> None:
+    if importlib.util.find_spec("pyarrow") is None:
+        raise _CommandError(
+            f"{action} Parquet files needs the 'pyarrow' package; install it with "
+            "'pip install pyarrow'",
+            1,
+        )
+
+
+def _read_data(path: str, role: str = "DATA") -> pd.DataFrame | np.ndarray:
+    """A table (CSV, Parquet) or an array or images (.npy) from ``path``."""
+    if not Path(path).is_file():
+        raise _CommandError(f"{role} file {path!r} does not exist")
+    kind = _file_kind(path, role)
+    if kind == "parquet":
+        _require_pyarrow("reading")
+    logger.info("reading %s", path)
+    try:
+        if kind == "csv":
+            return pd.read_csv(path)
+        if kind == "parquet":
+            return pd.read_parquet(path, engine="pyarrow")
+        return np.load(path, allow_pickle=False)
+    except Exception as exc:  # pandas, pyarrow and numpy each raise their own types
+        raise _CommandError(f"cannot read {path!r} as {kind}: {_one_line(exc)}", 1) from exc
+
+
+def _check_output(path: str | None, *, images: bool = False) -> None:
+    """Fail before any work when ``path`` cannot receive the output."""
+    if path is None:
+        if images:
+            raise _CommandError("images cannot be written as CSV; pass -o FILE.npy")
+        return
+    kind = _file_kind(path, "output")
+    if images and kind != "npy":
+        raise _CommandError(f"images can only be written to .npy, not {path!r}")
+    if kind == "parquet":
+        _require_pyarrow("writing")
+    _check_folder(path)
+
+
+def _check_folder(path: str) -> None:
+    if not Path(path).resolve().parent.is_dir():
+        raise _CommandError(f"the folder of output {path!r} does not exist")
+
+
+def _as_frame(data: pd.DataFrame | np.ndarray) -> pd.DataFrame:
+    if isinstance(data, pd.DataFrame):
+        return data
+    array = np.asarray(data)
+    if array.ndim == 1:
+        array = array[:, None]
+    return pd.DataFrame(array, columns=[f"x{j}" for j in range(array.shape[1])])
+
+
+def _write_data(data: pd.DataFrame | np.ndarray, path: str | None) -> None:
+    """Write a table or array to ``path`` by extension, or as CSV to stdout."""
+    if path is None:
+        _as_frame(data).to_csv(sys.stdout, index=False, lineterminator="\n")
+        return
+    kind = _file_kind(path, "output")
+    logger.info("writing %s", path)
+    try:
+        if kind == "csv":
+            _as_frame(data).to_csv(path, index=False)
+        elif kind == "parquet":
+            _as_frame(data).to_parquet(path, index=False, engine="pyarrow")
+        else:
+            array = data.to_numpy() if isinstance(data, pd.DataFrame) else np.asarray(data)
+            if array.dtype.kind not in "biuf":
+                raise _CommandError(
+                    f"a table with non-numeric columns cannot be written to {path!r}; use "
+                    ".csv or .parquet"
+                )
+            np.save(path, array, allow_pickle=False)
+    except OSError as exc:
+        raise _CommandError(f"cannot write {path!r}: {_one_line(exc)}", 1) from exc
+
+
+def _describe(data: pd.DataFrame | np.ndarray) -> str:
+    if isinstance(data, np.ndarray) and data.ndim in (3, 4):
+        return f"{len(data)} images of shape {data.shape[1:]}"
+    rows, columns = (len(data), 1) if np.ndim(data) == 1 else np.shape(data)[:2]
+    return f"{rows} rows x {columns} columns"
+
+
+def _load(path: str, device: str | None) -> GenerativeModel:
+    if not Path(path).is_file():
+        raise _CommandError(f"model file {path!r} does not exist")
+    logger.info("loading %s", path)
+    return load_model(path, device=device)
+
+
+def _fitted_kind(model: GenerativeModel) -> str | None:
+    """What the model was fitted on: "frame", "array" or "image"."""
+    return getattr(model.transformer_, "input_kind_", None)
+
+
+def _as_model_input(model: GenerativeModel, data: pd.DataFrame | np.ndarray) -> Any:
+    """A table read from CSV or Parquet, as an array for a model fitted on an array."""
+    if _fitted_kind(model) == "array" and isinstance(data, pd.DataFrame):
+        return data.to_numpy()
+    return data
+
+
+# -- fit ----------------------------------------------------------------------------------------
+def _add_verbose(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log progress (INFO; -vv: DEBUG) and show the estimators' progress bars",
+    )
+
+
+def _fit_parser(model: str | None) -> _Parser:
+    """The ``fit`` parser; with ``model``, its generated options (the second phase)."""
+    names = ", ".join(MODELS)
+    parser = _Parser(
+        prog="hybridgen fit",
+        usage=f"hybridgen fit DATA --model {model or '{' + ','.join(MODELS) + '}'} "
+        "[options] -o MODEL_FILE",
+        description="Fit a model to DATA and save it.",
+        epilog=None
+        if model
+        else "The model options depend on --model: run 'hybridgen fit --model MODEL --help' "
+        f"to list them (MODEL: {names}).",
+        add_help=False,
+    )
+    parser.add_argument(
+        "-h", "--help", action="store_true", help="show this help (with --model, its options)"
+    )
+    parser.add_argument(
+        "data",
+        metavar="DATA",
+        nargs=None if model else "?",
+        help="training data: .csv, .parquet or .npy (a numeric array, or images of shape "
+        "(n, H, W) or (n, C, H, W), uint8 or floats in [0, 1])",
+    )
+    parser.add_argument("--model", choices=list(MODELS), required=bool(model), help="the model")
+    parser.add_argument(
+        "-o", "--output", required=bool(model), metavar="MODEL_FILE", help="where to save it"
+    )
+    _add_verbose(parser)
+    if model:
+        _add_parameter_options(parser, MODELS[model])
+    return parser
+
+
+def _parse_fit(argv: list[str]) -> argparse.Namespace | None:
+    """Two phases: find --model (and --help), then parse with that model's options.
+    Returns None when help was printed."""
+    first, _ = _fit_parser(None).parse_known_args(argv)
+    if first.model is None and not first.help:
+        raise _CommandError(
+            "the following arguments are required: --model (see 'hybridgen fit --help')"
+        )
+    parser = _fit_parser(first.model)
+    if first.help:
+        parser.print_help(sys.stdout)
+        return None
+    return parser.parse_args(argv)
+
+
+def _fit(args: argparse.Namespace, verbosity: int) -> int:
+    cls = MODELS[args.model]
+    params = _with_verbose(cls, _given_params(args), verbosity)
+    _check_folder(args.output)
+    if Path(args.output).suffix.lower() in _EXTENSIONS:
+        raise _CommandError(f"-o {args.output!r} looks like a data file; models are saved as .hg")
+    data = _read_data(args.data)
+    estimator = cls(**params)
+    logger.info("fitting %r", estimator)
+    start = time.perf_counter()
+    estimator.fit(data)
+    seconds = time.perf_counter() - start
+    estimator.save(args.output)
+    _echo(f"fitted {cls.__name__} on {_describe(data)} in {seconds:.2f} s; saved to {args.output}")
+    return 0
+
+
+# -- sample and score ---------------------------------------------------------------------------
+def _sample_parser() -> _Parser:
+    parser = _Parser(
+        prog="hybridgen sample",
+        description="Draw new rows (or images) from a saved model.",
+    )
+    parser.add_argument("model", metavar="MODEL_FILE", help="a model saved by 'hybridgen fit'")
+    parser.add_argument(
+        "-n",
+        "--n-samples",
+        type=_parse_int,
+        metavar="INT",
+        default=1000,
+        help="how many (default: 1000)",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="a .csv, .parquet or .npy file (default: CSV on stdout; images need .npy)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=_parse_int,
+        metavar="INT",
+        help="seed of this draw (default: the model's random_state)",
+    )
+    parser.add_argument("--device", help="device to sample on (default: the saved one)")
+    _add_verbose(parser)
+    return parser
+
+
+def _sample(args: argparse.Namespace, verbosity: int) -> int:
+    model = _load(args.model, args.device)
+    _check_output(args.output, images=_fitted_kind(model) == "image")
+    samples = model.sample(args.n_samples, random_state=args.seed)
+    _write_data(samples, args.output)
+    if args.output is not None:
+        _echo(f"wrote {_describe(samples)} to {args.output}")
+    return 0
+
+
+def _score_parser() -> _Parser:
+    parser = _Parser(
+        prog="hybridgen score",
+        description="The mean log-likelihood per row of DATA under a saved model, in nats "
+        "(and in bits per dimension for images).",
+    )
+    parser.add_argument("model", metavar="MODEL_FILE", help="a model saved by 'hybridgen fit'")
+    parser.add_argument("data", metavar="DATA", help="a .csv, .parquet or .npy file")
+    parser.add_argument(
+        "--per-row",
+        action="store_true",
+        help="also write each row's log-likelihood (to -o FILE, else as CSV to stdout, the "
+        "mean then going to stderr)",
+    )
+    parser.add_argument(
+        "-o", "--output", metavar="FILE", help="a .csv, .parquet or .npy file (implies --per-row)"
+    )
+    parser.add_argument("--device", help="device to score on (default: the saved one)")
+    _add_verbose(parser)
+    return parser
+
+
+def _score(args: argparse.Namespace, verbosity: int) -> int:
+    _check_output(args.output)
+    model = _load(args.model, args.device)
+    data = _read_data(args.data)
+    log_likelihood = model.score_samples(_as_model_input(model, data))
+    mean = float(np.mean(log_likelihood))
+    line = f"mean log-likelihood: {mean:.6g} nats per row ({len(log_likelihood)} rows)"
+    per_row = pd.DataFrame({"log_likelihood": log_likelihood})
+    if _fitted_kind(model) == "image":
+        n_dims = int(model.transformer_.n_features_in_)
+        line += f"; {float(bits_per_dim(mean, n_dims)):.6g} bits/dim"
+        per_row["bits_per_dim"] = bits_per_dim(log_likelihood, n_dims)
+    if args.output is not None:
+        is_npy = _file_kind(args.output, "output") == "npy"
+        _write_data(log_likelihood if is_npy else per_row, args.output)
+    elif args.per_row:
+        _write_data(per_row, None)
+        _echo(line)
+        return 0
+    _out(line)
+    return 0
+
+
+# -- compare ------------------------------------------------------------------------------------
+def _compare_parser() -> _Parser:
+    parser = _Parser(
+        prog="hybridgen compare",
+        description="Fit several models on one train/test split with one seed, sample from "
+        "each and measure the samples (time, likelihood, fidelity, privacy, utility).",
+        epilog="Model names: gmm, vae, vaegan, sklearn-gmm, tvae, ctgan (tvae and ctgan need "
+        "the 'ctgan' package). --param takes each model's get_params() names and values "
+        "typed as in 'hybridgen fit' (e.g. --param vae.hidden_dims=64,64).",
+    )
+    parser.add_argument("data", metavar="DATA", help="a .csv, .parquet or .npy file")
+    parser.add_argument(
+        "--models", required=True, metavar="NAMES", help="comma-separated, e.g. gmm,vae,vaegan"
+    )
+    parser.add_argument("--target", metavar="COLUMN", help="a column to measure utility on")
+    split = parser.add_mutually_exclusive_group()
+    split.add_argument("--test", metavar="DATA2", help="held-out data (DATA is then all train)")
+    split.add_argument(
+        "--test-size",
+        type=_parse_float,
+        metavar="FLOAT",
+        default=0.25,
+        help="held-out fraction of DATA (default: 0.25)",
+    )
+    parser.add_argument(
+        "--n-samples",
+        type=_parse_int,
+        metavar="INT",
+        help="synthetic rows per model (default: as many as train)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=_parse_int,
+        metavar="INT",
+        default=0,
+        help="seed of the split and models (default: 0)",
+    )
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="MODEL.NAME=VALUE",
+        help="a model parameter, e.g. vae.epochs=5; repeat for more",
+    )
+    parser.add_argument("--report", metavar="DIR", help="write a Markdown and HTML report here")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write the tidy scores (.csv, ...)")
+    _add_verbose(parser)
+    return parser
+
+
+def _model_params(
+    specs: Sequence[str], names: Sequence[str], models: dict[str, type]
+) -> dict[str, dict[str, Any]]:
+    """``["vae.epochs=5"]`` -> ``{"vae": {"epochs": 5}, ...}``, typed as the fit options."""
+    params: dict[str, dict[str, Any]] = {name: {} for name in names}
+    for spec in specs:
+        found = re.fullmatch(r"([^.=]+)\.([^=]+)=(.*)", spec)
+        if found is None:
+            raise _CommandError(f"argument --param: expected MODEL.NAME=VALUE, got {spec!r}")
+        model, name, text = (part.strip() for part in found.groups())
+        if model not in params:
+            raise _CommandError(
+                f"argument --param {spec}: model {model!r} is not in --models ({', '.join(names)})"
+            )
+        options = {option.name: option for option in _parameter_options(models[model])}
+        if name not in options:
+            raise _CommandError(
+                f"argument --param {spec}: {models[model].__name__} has no parameter "
+                f"{name!r}; its parameters are {', '.join(options)}"
+            )
+        try:
+            params[model][name] = options[name].parse(text)
+        except argparse.ArgumentTypeError as exc:
+            raise _CommandError(f"argument --param {spec}: {exc}") from None
+    return params
+
+
+def _score_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """Metrics as rows, estimators as columns (in their order), then what is best."""
+    table = scores.pivot_table(
+        index="metric", columns="estimator", values="value", aggfunc="first", sort=False
+    )
+    table = table[list(dict.fromkeys(scores["estimator"]))]
+    if "best" in scores:
+        table["best"] = scores.drop_duplicates("metric").set_index("metric")["best"]
+    table.columns.name = None
+    return table
+
+
+def _compare(args: argparse.Namespace, verbosity: int) -> int:
+    from . import compare as comparing  # imported here: it loads the metrics' dependencies
+
+    names = [name.strip() for name in args.models.split(",") if name.strip()]
+    unknown = [name for name in names if name not in comparing.MODELS]
+    if unknown or not names or len(set(names)) < len(names):
+        problem = f"unknown model {unknown[0]!r}" if unknown else "each model at most once"
+        raise _CommandError(
+            f"argument --models: {problem}; choose from {', '.join(comparing.MODELS)}"
+        )
+    params = _model_params(args.param, names, comparing.MODELS)
+    if args.output is not None:
+        _check_output(args.output)
+    estimators = {
+        name: comparing.make_model(
+            name, **_with_verbose(comparing.MODELS[name], params[name], verbosity)
+        )
+        for name in names
+    }
+    data = _read_data(args.data)
+    test = None if args.test is None else _read_data(args.test, "--test")
+    scores = comparing.compare(
+        estimators,
+        data,
+        test_data=test,
+        test_size=args.test_size,
+        target=args.target,
+        n_samples=args.n_samples,
+        random_state=args.seed,
+        report=args.report,
+        verbose=bool(verbosity),
+    )
+    _out(_score_table(scores).to_string(float_format=lambda v: f"{v:.4g}", na_rep="-"))
+    if args.output is not None:
+        _write_data(scores, args.output)
+        _echo(f"scores written to {args.output}")
+    if args.report is not None:
+        html = Path(args.report) / "report.html"
+        _echo(f"report: {html if html.is_file() else args.report}")
+    return 0
+
+
+# -- demo and dispatch --------------------------------------------------------------------------
+def _demo(args: argparse.Namespace, verbosity: int) -> int:
+    from . import demo
+
+    run: Callable[..., Any] = demo.main
+    if inspect.signature(run).parameters:
+        result = run(args.argv)
+    elif args.argv:
+        raise _CommandError("this version's demo takes no arguments")
+    else:
+        result = run()
+    return result if isinstance(result, int) else 0
+
+
+def _parse_with(make_parser: Callable[[], _Parser]) -> Callable[[list[str]], argparse.Namespace]:
+    return lambda argv: make_parser().parse_args(argv)
+
+
+_Command = tuple[
+    str,
+    Callable[[list[str]], "argparse.Namespace | None"],
+    Callable[[argparse.Namespace, int], int],
+]
+
+#: name -> (one-line help, parse its arguments, run it with the total verbosity)
+_COMMANDS: dict[str, _Command] = {
+    "fit": ("fit a model to a .csv, .parquet or .npy file and save it", _parse_fit, _fit),
+    "sample": ("draw new rows or images from a saved model", _parse_with(_sample_parser), _sample),
+    "score": ("log-likelihood of data under a saved model", _parse_with(_score_parser), _score),
+    "compare": (
+        "fit several models on one split and compare them",
+        _parse_with(_compare_parser),
+        _compare,
+    ),
+    "demo": (
+        "fit each model on built-in data (a few seconds per model)",
+        lambda argv: argparse.Namespace(argv=argv, verbose=0),
+        _demo,
+    ),
+}
+
+
+def _main_parser() -> _Parser:
+    commands = "\n".join(f"  {name:<9} {text}" for name, (text, _, _) in _COMMANDS.items())
+    parser = _Parser(
+        prog="hybridgen",
+        usage="hybridgen [-h] [--version] [-v] COMMAND [ARGS ...]",
+        description=f"{_DESCRIPTION}\n\ncommands:\n{commands}",
+        epilog=_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"hybridgen {__version__}")
+    _add_verbose(parser)
+    parser.add_argument(
+        "command", metavar="COMMAND", choices=list(_COMMANDS), help=argparse.SUPPRESS
+    )
+    return parser
+
+
+def _split_command(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(the options before the command and the command, the command's own arguments)."""
+    for i, token in enumerate(argv):
+        if not token.startswith("-"):
+            return argv[: i + 1], argv[i + 1 :]
+    return argv, []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``hybridgen`` command line.
+
+    Parameters
+    ----------
+    argv : sequence of str or None, default=None
+        The arguments after the program name; None reads ``sys.argv[1:]``.
+
+    Returns
+    -------
+    exit_code : int
+        0 on success, 2 for a usage error, 1 for a data or model error (each with a
+        one-line message on stderr).
+    """
+    head, rest = _split_command(list(sys.argv[1:] if argv is None else argv))
+    try:
+        args = _main_parser().parse_args(head)
+        _, parse, run = _COMMANDS[args.command]
+        command_args = parse(rest)
+        if command_args is None:  # help was printed
+            return 0
+        verbosity = args.verbose + command_args.verbose
+        with _reporting(verbosity):
+            return run(command_args, verbosity)
+    except SystemExit as exc:  # --help and --version
+        return exc.code if isinstance(exc.code, int) else 0
+    except _CommandError as exc:
+        message, code = str(exc), exc.exit_code
+    except InvalidParameterError as exc:  # a value the estimator refuses: a usage error
+        message, code = _one_line(exc), 2
+    except HybridgenError as exc:
+        message, code = _one_line(exc), 1
+    except KeyboardInterrupt:
+        message, code = "interrupted", 130
+    _echo(f"hybridgen: error: {message}")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
