@@ -12,6 +12,7 @@ def test_readme_tour_runs(tmp_path, monkeypatch):
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
     assert blocks, "README has no python example"
     monkeypatch.chdir(tmp_path)
+    namespace = {"__name__": "readme"}  # one namespace: later blocks use earlier names
     for code in blocks:
-        exec(compile(code, str(README), "exec"), {"__name__": "readme"})  # noqa: S102
+        exec(compile(code, str(README), "exec"), namespace)  # noqa: S102
     assert (tmp_path / "customers.hg").exists()
