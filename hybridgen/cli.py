@@ -6,6 +6,7 @@
     hybridgen sample model.hg -n 1000 -o synthetic.parquet --seed 0
     hybridgen score model.hg test.csv
     hybridgen compare data.csv --models gmm,vae --param vae.epochs=5 --report report/
+    hybridgen compare images.npy --models gmm,vae --labels labels.npy
 
 The model options of ``fit`` (and the values of ``compare --param``) are generated
 from each estimator's ``get_params()`` defaults and ``_parameter_constraints``, so
@@ -31,24 +32,39 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import inspect
 import logging
 import re
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from numbers import Integral, Real
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TextIO, cast
+from typing import Any, NoReturn, TextIO
 
 import numpy as np
 import pandas as pd
 
 from . import __version__
-from ._validation import Interval, Options
+from ._cli_files import (
+    _EXTENSIONS,
+    _check_folder,
+    _check_output,
+    _CommandError,
+    _file_kind,
+    _one_line,
+    _read_data,
+    _read_labels,
+    _write_data,
+)
+from ._cli_options import (
+    _add_parameter_options,
+    _given_params,
+    _parameter_options,
+    _parse_float,
+    _parse_int,
+    _with_verbose,
+)
 from .base import GenerativeModel, bits_per_dim
 from .base import load as load_model
 from .exceptions import HybridgenError, InvalidParameterError
@@ -62,13 +78,6 @@ logger = logging.getLogger(__name__)
 
 #: the estimators ``hybridgen fit --model`` knows, by name
 MODELS: dict[str, type[GenerativeModel]] = {"gmm": GaussianMixture, "vae": VAE, "vaegan": VAEGAN}
-
-#: estimator parameters whose option is not ``--<name>``
-_RENAMED = {"random_state": "--seed"}
-#: estimator parameters set by a command's own option rather than a generated one
-_SHARED = {"verbose": "--verbose"}
-_PARAM_DEST = "param_"
-_EXTENSIONS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".npy": "npy"}
 
 _DESCRIPTION = """\
 Fit, sample and score generative models of tables and images (Gaussian mixtures,
@@ -85,14 +94,6 @@ Run 'hybridgen COMMAND --help' for a command's options."""
 
 
 # -- errors and output ------------------------------------------------------------------------
-class _CommandError(Exception):
-    """A failure to report as one line; ``exit_code`` is 2 for usage errors, 1 otherwise."""
-
-    def __init__(self, message: str, exit_code: int = 2) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
 class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors raise :class:`_CommandError` instead of exiting."""
 
@@ -101,10 +102,6 @@ class _Parser(argparse.ArgumentParser):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(allow_abbrev=False, **kwargs)
-
-
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
 
 
 def _out(text: str) -> None:
@@ -150,301 +147,7 @@ def _reporting(verbosity: int) -> Iterator[None]:
         package.propagate = old[1]
 
 
-# -- values of generated options --------------------------------------------------------------
-def _parse_int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an int, got {text!r}") from None
-
-
-def _parse_float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a float, got {text!r}") from None
-
-
-def _parse_bool(text: str) -> bool:
-    value = _boolean(text)
-    if value is None:
-        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
-    return value
-
-
-def _boolean(text: str) -> bool | None:
-    lowered = text.strip().lower()
-    if lowered in ("true", "yes", "on", "1"):
-        return True
-    if lowered in ("false", "no", "off", "0"):
-        return False
-    return None
-
-
-def _parse_ints(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(item) for item in text.split(",") if item.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated ints such as '64,64', got {text!r}"
-        ) from None
-
-
-def _parse_numbers(text: str) -> list[Any]:
-    """``"0.3,0.7"`` -> [0.3, 0.7]; ``"0,1;2,3"`` -> [[0, 1], [2, 3]] (rows split by ';')."""
-    try:
-        rows = [[float(item) for item in row.split(",")] for row in text.split(";")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated numbers (';' between rows), got {text!r}"
-        ) from None
-    return rows[0] if len(rows) == 1 else rows
-
-
-def _parse_literal(text: str) -> Any:
-    """An int, a float, ``none`` (None), or else the string itself."""
-    if text.strip().lower() == "none":
-        return None
-    for parse in (int, float):
-        try:
-            return parse(text)
-        except ValueError:
-            pass
-    return text
-
-
-def _str_or_bool(text: str) -> str | bool:
-    value = _boolean(text)
-    return text if value is None else value
-
-
-def _or_none(parse: Callable[[str], Any]) -> Callable[[str], Any]:
-    def parse_or_none(text: str) -> Any:
-        return None if text.strip().lower() == "none" else parse(text)
-
-    return parse_or_none
-
-
-def _value_parser(default: Any, constraints: Sequence[Any]) -> tuple[Callable[[str], Any], str]:
-    """How to read one parameter's value from text, and its metavar.
-
-    The type is the default's; ``constraints`` (the estimator's declared table entry)
-    refine it: an int parameter declared as a float range reads floats, a string
-    parameter that also accepts booleans reads true/false, None allows "none".
-    """
-    intervals = [c.type for c in constraints if isinstance(c, Interval)]
-    parse: Callable[[str], Any]
-    if isinstance(default, bool):
-        parse, metavar = _parse_bool, "{true,false}"
-    elif isinstance(default, Integral):
-        as_float = Real in intervals and Integral not in intervals
-        parse, metavar = (_parse_float, "FLOAT") if as_float else (_parse_int, "INT")
-    elif isinstance(default, Real):
-        parse, metavar = _parse_float, "FLOAT"
-    elif isinstance(default, str):
-        declared = [cast(Iterable[Any], c.options) for c in constraints if isinstance(c, Options)]
-        choices = sorted({str(option) for options in declared for option in options})
-        boolean = "boolean" in constraints
-        parse = _str_or_bool if boolean else str
-        choices += ["true", "false"] if boolean and choices else []
-        metavar = "{" + ",".join(choices) + "}" if choices else "STR"
-    elif isinstance(default, tuple | list):
-        parse, metavar = _parse_ints, "INT,..."
-    elif default is None and "array-like" in constraints:
-        parse, metavar = _parse_numbers, "NUMBERS"
-    elif default is None:  # any literal; the metavar from the constraint naming a number
-        numbers: list[type] = [*intervals, *(Integral for c in constraints if c == "random_state")]
-        metavar = "VALUE" if not numbers else "INT" if numbers[0] is Integral else "FLOAT"
-        return _parse_literal, metavar
-    else:
-        parse, metavar = str, "STR"
-    if None in constraints:
-        parse = _or_none(parse)
-    return parse, metavar
-
-
-def _format_value(value: Any) -> str:
-    """A value as it is typed on the command line."""
-    if isinstance(value, bool):
-        return str(value).lower()
-    if value is None:
-        return "none"
-    if isinstance(value, tuple | list):
-        return ",".join(str(v) for v in value)
-    return str(value)
-
-
-def _parameter_docs(cls: type) -> dict[str, tuple[str, str]]:
-    """(type, first sentence of the description) of each parameter documented in the
-    numpydoc docstrings of ``cls`` and its bases (the nearest class wins)."""
-    docs: dict[str, tuple[str, str]] = {}
-    for klass in reversed(cls.__mro__):
-        doc = inspect.getdoc(klass) if "__doc__" in vars(klass) else None
-        found = re.search(r"^Parameters\n-+\n(.*?)(?=^\S[^\n]*\n-+\n|\Z)", doc or "", re.M | re.S)
-        for block in re.split(r"\n(?=\S)", found.group(1).strip() if found else ""):
-            head, _, body = block.partition("\n")
-            if " : " not in head:  # "a, b, c" sharing one note, often "As for <base>"
-                continue
-            names, _, kind = head.partition(" : ")
-            text = re.sub(r":\w+:`~?(?:\w+\.)*([^`]+)`", r"\1", body).replace("``", "")
-            sentence = re.split(r"(?<=\.)\s", " ".join(text.split()), maxsplit=1)[0]
-            for name in names.split(","):
-                docs[name.strip()] = (re.sub(r",?\s*default=.*$", "", kind), sentence.rstrip("."))
-    return docs
-
-
-@dataclass(frozen=True)
-class _ParamOption:
-    """The command-line form of one estimator parameter."""
-
-    name: str
-    flag: str
-    default: Any
-    parse: Callable[[str], Any]
-    metavar: str
-    help: str
-
-
-def _parameter_options(cls: type) -> list[_ParamOption]:
-    """One option per ``cls().get_params()`` key, in the constructor's order."""
-    constraints: dict[str, list[Any]] = getattr(cls, "_parameter_constraints", {})
-    docs = _parameter_docs(cls)
-    order = list(inspect.signature(cls).parameters)
-    params = cls().get_params(deep=False)
-    options = []
-    for name in sorted(params, key=lambda n: order.index(n) if n in order else len(order)):
-        default = params[name]
-        parse, metavar = _value_parser(default, constraints.get(name, []))
-        flag = _RENAMED.get(name) or _SHARED.get(name) or "--" + name.replace("_", "-")
-        kind, described = docs.get(name, ("", ""))
-        if not described and metavar in ("VALUE", "NUMBERS"):  # the type says what is accepted
-            described = kind
-        text = f"{described} (default: {_format_value(default)})".strip()
-        options.append(_ParamOption(name, flag, default, parse, metavar, text.replace("%", "%%")))
-    return options
-
-
-def _add_parameter_options(parser: argparse.ArgumentParser, cls: type) -> None:
-    group = parser.add_argument_group(
-        f"{cls.__name__} options",
-        f"Defaults are those of {cls.__name__}(); {cls.__name__}.fit checks the values.",
-    )
-    for option in _parameter_options(cls):
-        if option.name in _SHARED:
-            continue
-        common: dict[str, Any] = {
-            "dest": _PARAM_DEST + option.name,
-            "default": argparse.SUPPRESS,
-            "help": option.help,
-        }
-        if isinstance(option.default, bool):
-            group.add_argument(option.flag, action=argparse.BooleanOptionalAction, **common)
-        else:
-            group.add_argument(option.flag, type=option.parse, metavar=option.metavar, **common)
-
-
-def _given_params(namespace: argparse.Namespace) -> dict[str, Any]:
-    return {
-        key[len(_PARAM_DEST) :]: value
-        for key, value in vars(namespace).items()
-        if key.startswith(_PARAM_DEST)
-    }
-
-
-def _with_verbose(cls: type, params: dict[str, Any], verbosity: int) -> dict[str, Any]:
-    if verbosity and "verbose" in cls().get_params(deep=False) and "verbose" not in params:
-        return {**params, "verbose": True}
-    return params
-
-
-# -- files --------------------------------------------------------------------------------------
-def _file_kind(path: str, role: str) -> str:
-    suffix = Path(path).suffix.lower()
-    if suffix not in _EXTENSIONS:
-        known = ", ".join(_EXTENSIONS)
-        raise _CommandError(f"{role} {path!r} has an unsupported extension; use one of {known}")
-    return _EXTENSIONS[suffix]
-
-
-def _require_pyarrow(action: str) -> None:
-    if importlib.util.find_spec("pyarrow") is None:
-        raise _CommandError(
-            f"{action} Parquet files needs the 'pyarrow' package; install it with "
-            "'pip install pyarrow'",
-            1,
-        )
-
-
-def _read_data(path: str, role: str = "DATA") -> pd.DataFrame | np.ndarray:
-    """A table (CSV, Parquet) or an array or images (.npy) from ``path``."""
-    if not Path(path).is_file():
-        raise _CommandError(f"{role} file {path!r} does not exist")
-    kind = _file_kind(path, role)
-    if kind == "parquet":
-        _require_pyarrow("reading")
-    logger.info("reading %s", path)
-    try:
-        if kind == "csv":
-            return pd.read_csv(path)
-        if kind == "parquet":
-            return pd.read_parquet(path, engine="pyarrow")
-        return np.load(path, allow_pickle=False)
-    except Exception as exc:  # pandas, pyarrow and numpy each raise their own types
-        raise _CommandError(f"cannot read {path!r} as {kind}: {_one_line(exc)}", 1) from exc
-
-
-def _check_output(path: str | None, *, images: bool = False) -> None:
-    """Fail before any work when ``path`` cannot receive the output."""
-    if path is None:
-        if images:
-            raise _CommandError("images cannot be written as CSV; pass -o FILE.npy")
-        return
-    kind = _file_kind(path, "output")
-    if images and kind != "npy":
-        raise _CommandError(f"images can only be written to .npy, not {path!r}")
-    if kind == "parquet":
-        _require_pyarrow("writing")
-    _check_folder(path)
-
-
-def _check_folder(path: str) -> None:
-    if not Path(path).resolve().parent.is_dir():
-        raise _CommandError(f"the folder of output {path!r} does not exist")
-
-
-def _as_frame(data: pd.DataFrame | np.ndarray) -> pd.DataFrame:
-    if isinstance(data, pd.DataFrame):
-        return data
-    array = np.asarray(data)
-    if array.ndim == 1:
-        array = array[:, None]
-    return pd.DataFrame(array, columns=[f"x{j}" for j in range(array.shape[1])])
-
-
-def _write_data(data: pd.DataFrame | np.ndarray, path: str | None) -> None:
-    """Write a table or array to ``path`` by extension, or as CSV to stdout."""
-    if path is None:
-        _as_frame(data).to_csv(sys.stdout, index=False, lineterminator="\n")
-        return
-    kind = _file_kind(path, "output")
-    logger.info("writing %s", path)
-    try:
-        if kind == "csv":
-            _as_frame(data).to_csv(path, index=False)
-        elif kind == "parquet":
-            _as_frame(data).to_parquet(path, index=False, engine="pyarrow")
-        else:
-            array = data.to_numpy() if isinstance(data, pd.DataFrame) else np.asarray(data)
-            if array.dtype.kind not in "biuf":
-                raise _CommandError(
-                    f"a table with non-numeric columns cannot be written to {path!r}; use "
-                    ".csv or .parquet"
-                )
-            np.save(path, array, allow_pickle=False)
-    except OSError as exc:
-        raise _CommandError(f"cannot write {path!r}: {_one_line(exc)}", 1) from exc
-
-
+# -- data and models --------------------------------------------------------------------------
 def _describe(data: pd.DataFrame | np.ndarray) -> str:
     if isinstance(data, np.ndarray) and data.ndim in (3, 4):
         return f"{len(data)} images of shape {data.shape[1:]}"
@@ -650,6 +353,13 @@ def _compare_parser() -> _Parser:
         "--models", required=True, metavar="NAMES", help="comma-separated, e.g. gmm,vae,vaegan"
     )
     parser.add_argument("--target", metavar="COLUMN", help="a column to measure utility on")
+    parser.add_argument(
+        "--labels",
+        metavar="PATH",
+        help="class labels of the images in DATA (a .npy array, or a .csv or .parquet with "
+        "one column): adds the feature-space metrics (Frechet distance, precision, recall, "
+        "density, coverage)",
+    )
     split = parser.add_mutually_exclusive_group()
     split.add_argument("--test", metavar="DATA2", help="held-out data (DATA is then all train)")
     split.add_argument(
@@ -724,6 +434,21 @@ def _score_table(scores: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def _image_labels(path: str, data: pd.DataFrame | np.ndarray) -> np.ndarray:
+    """The labels of ``--labels PATH``, one per image of DATA."""
+    if isinstance(data, pd.DataFrame) or np.ndim(data) not in (3, 4):
+        raise _CommandError(
+            "argument --labels: labels are for images, DATA of shape (n, H, W) or (n, C, H, W); "
+            f"DATA is {_describe(data)} (a table's class column is --target COLUMN)"
+        )
+    labels = _read_labels(path)
+    if len(labels) != len(data):
+        raise _CommandError(
+            f"--labels {path!r} has {len(labels)} labels but DATA has {len(data)} images", 1
+        )
+    return labels
+
+
 def _compare(args: argparse.Namespace, verbosity: int) -> int:
     from . import compare as comparing  # imported here: it loads the metrics' dependencies
 
@@ -744,6 +469,7 @@ def _compare(args: argparse.Namespace, verbosity: int) -> int:
         for name in names
     }
     data = _read_data(args.data)
+    labels = None if args.labels is None else _image_labels(args.labels, data)
     test = None if args.test is None else _read_data(args.test, "--test")
     scores = comparing.compare(
         estimators,
@@ -751,6 +477,7 @@ def _compare(args: argparse.Namespace, verbosity: int) -> int:
         test_data=test,
         test_size=args.test_size,
         target=args.target,
+        labels=labels,
         n_samples=args.n_samples,
         random_state=args.seed,
         report=args.report,

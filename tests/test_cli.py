@@ -25,6 +25,7 @@ import hybridgen
 import hybridgen.compare
 import hybridgen.demo
 from hybridgen import cli
+from hybridgen._cli_options import _PARAM_DEST, _format_value, _given_params, _parameter_options
 from hybridgen.base import bits_per_dim
 from hybridgen.datasets import load_digits_images, make_mixed_table
 
@@ -42,20 +43,20 @@ def quick_params(name: str) -> dict[str, Any]:
 
 def quick_args(name: str) -> list[str]:
     """The estimator's ``_quick_params`` as fit options."""
-    flags = {option.name: option.flag for option in cli._parameter_options(cli.MODELS[name])}
+    flags = {option.name: option.flag for option in _parameter_options(cli.MODELS[name])}
     args: list[str] = []
     for key, value in quick_params(name).items():
         if isinstance(value, bool):
             args.append(("--" if value else "--no-") + flags[key][2:])
         else:
-            args += [flags[key], cli._format_value(value)]
+            args += [flags[key], _format_value(value)]
     return args
 
 
 def fit_params(argv: list[str]) -> dict[str, Any]:
     args = cli._parse_fit(argv)
     assert args is not None
-    return cli._given_params(args)
+    return _given_params(args)
 
 
 def assert_one_line_error(err: str, fragment: str) -> None:
@@ -67,18 +68,26 @@ def assert_one_line_error(err: str, fragment: str) -> None:
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A mixed table as CSV and Parquet, digit images as .npy, and a GMM fitted on the CSV."""
+    """A mixed table as CSV and Parquet, 200 digit images as .npy, 300 more with their
+    labels (.npy and a one-column CSV), and a GMM fitted on the CSV."""
     folder = tmp_path_factory.mktemp("cli")
     table = make_mixed_table(300, random_state=0)
     paths = {
         "csv": folder / "table.csv",
         "parquet": folder / "table.parquet",
         "images": folder / "images.npy",
+        "digits": folder / "digits.npy",
+        "labels": folder / "labels.npy",
+        "labels_csv": folder / "labels.csv",
         "model": folder / "gmm.hg",
     }
     table.to_csv(paths["csv"], index=False)
     table.to_parquet(paths["parquet"], index=False)
-    np.save(paths["images"], load_digits_images()[0][:200])
+    images, labels = load_digits_images()
+    np.save(paths["images"], images[:200])
+    np.save(paths["digits"], images[:300])
+    np.save(paths["labels"], labels[:300])
+    pd.DataFrame({"digit": labels[:300]}).to_csv(paths["labels_csv"], index=False)
     argv = ["fit", paths["csv"], "--model", "gmm", *quick_args("gmm"), "--seed", "0"]
     assert cli.main([str(a) for a in [*argv, "-o", paths["model"]]]) == 0
     return paths
@@ -100,15 +109,15 @@ def test_every_parameter_has_an_option_with_its_type_and_default(cls):
         if key == "verbose":  # set by -v/--verbose
             assert "--verbose" in actions["verbose"].option_strings
             continue
-        action = actions[cli._PARAM_DEST + key]
+        action = actions[_PARAM_DEST + key]
         flag = "--seed" if key == "random_state" else "--" + key.replace("_", "-")
         assert flag in action.option_strings
-        assert f"(default: {cli._format_value(default)})" in (action.help or "")
+        assert f"(default: {_format_value(default)})" in (action.help or "")
         if isinstance(default, bool):
             assert isinstance(action, argparse.BooleanOptionalAction)
             argv.append(flag if default else "--no-" + flag[2:])
         else:
-            argv += [flag, cli._format_value(default)]
+            argv += [flag, _format_value(default)]
     parsed = fit_params(argv)
     expected = {k: v for k, v in defaults.items() if k != "verbose"}
     assert parsed == expected
@@ -142,7 +151,7 @@ def test_option_values_are_typed():
 
 def test_compare_params_use_the_same_types_for_every_model():
     for cls in hybridgen.compare.MODELS.values():
-        names = {option.name for option in cli._parameter_options(cls)}
+        names = {option.name for option in _parameter_options(cls)}
         assert names == set(cls().get_params(deep=False))
     specs = ["vae.hidden_dims=8,8", "vae.early_stopping=true", "gmm.n_components=3"]
     specs += ["tvae.epochs=2", "sklearn-gmm.reg_covar=0.01"]
@@ -321,6 +330,26 @@ def test_verbose_logs_and_turns_on_progress(files, tmp_path, capsys):
             2,
             "no parameter 'epochs'",
         ),
+        (
+            ["compare", "{images}", "--models", "gmm", "--labels", "{labels}"],
+            1,
+            "labels.npy' has 300 labels but DATA has 200 images",
+        ),
+        (
+            ["compare", "{digits}", "--models", "gmm", "--labels", "{csv}"],
+            1,
+            "must have one column of labels; it has 6",
+        ),
+        (
+            ["compare", "{digits}", "--models", "gmm", "--labels", "missing.npy"],
+            2,
+            "--labels file 'missing.npy' does not exist",
+        ),
+        (
+            ["compare", "{csv}", "--models", "gmm", "--labels", "{labels}"],
+            2,
+            "labels are for images",
+        ),
         (["frobnicate"], 2, "invalid choice: 'frobnicate'"),
         ([], 2, "required: COMMAND"),
     ],
@@ -397,6 +426,7 @@ def test_compare_calls_compare_with_the_options(files, tmp_path, monkeypatch, ca
         "test_data": None,
         "test_size": 0.3,
         "target": "member",
+        "labels": None,
         "n_samples": 50,
         "random_state": 4,
         "report": str(report),
@@ -416,10 +446,37 @@ def test_compare_calls_compare_with_the_options(files, tmp_path, monkeypatch, ca
     assert isinstance(calls[-1][2]["test_data"], pd.DataFrame) and calls[-1][2]["test_size"] == 0.25
 
 
+@pytest.mark.parametrize("labels", ["labels", "labels_csv"])
+def test_compare_passes_image_labels(labels, files, monkeypatch, capsys):
+    calls: list[dict[str, Any]] = []
+
+    def fake_compare(estimators, data, **kwargs):
+        calls.append(kwargs)
+        return pd.DataFrame({"estimator": ["gmm"], "metric": ["fit_seconds"], "value": [1.0]})
+
+    monkeypatch.setattr(hybridgen.compare, "compare", fake_compare)
+    code, _, err = run(
+        ["compare", files["digits"], "--models", "gmm", "--labels", files[labels]], capsys
+    )
+    assert code == 0, err
+    (kwargs,) = calls
+    np.testing.assert_array_equal(kwargs["labels"], load_digits_images()[1][:300])
+    assert kwargs["target"] is None
+
+
+def test_compare_images_with_labels_end_to_end(files, capsys):
+    argv = ["compare", files["digits"], "--models", "gmm", "--param", "gmm.n_components=2"]
+    code, out, err = run([*argv, "--labels", files["labels"]], capsys)
+    assert code == 0, err
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[1:]}
+    for metric in ("frechet_distance", "precision", "recall", "density", "coverage"):
+        assert len(rows[metric]) == 3, out  # real data, gmm, best
+    assert "bits_per_dim" in rows, out
+
+
 def test_compare_end_to_end(files, capsys):
     params = [
-        f"--param=gmm.{key}={cli._format_value(value)}"
-        for key, value in quick_params("gmm").items()
+        f"--param=gmm.{key}={_format_value(value)}" for key, value in quick_params("gmm").items()
     ]
     code, out, err = run(["compare", files["csv"], "--models", "gmm", *params], capsys)
     assert code == 0, err
