@@ -9,7 +9,8 @@ random_state=None)`` on the same data as hybridgen's own estimators (a DataFrame
     columns standardised, categoricals one-hot, read back by argmax). It has a
     likelihood, in the same original units as hybridgen's ``score``, only where a
     Gaussian density is a model of the data: numeric arrays and tables without
-    categorical or missing cells, and images. Elsewhere ``score`` raises
+    categorical or missing cells, and images (uint8 pixels dequantised for fitting, as
+    hybridgen's GaussianMixture does). Elsewhere ``score`` raises
     ``NotImplementedError``.
 :class:`CTGANSynthesizer`, :class:`TVAESynthesizer`
     The SDV project's CTGAN and TVAE (the ``ctgan`` package, an optional extra) on
@@ -30,7 +31,7 @@ from sklearn.utils.validation import check_is_fitted
 from .base import resolve_device
 from .exceptions import DataValidationError, HybridgenError
 from .metrics import is_numeric
-from .transform import ImageTransformer, make_transformer
+from .transform import ImageTransformer, dequantize, make_transformer
 
 __all__ = ["CTGANSynthesizer", "SklearnGaussianMixture", "TVAESynthesizer"]
 
@@ -79,8 +80,9 @@ class SklearnGaussianMixture(BaseEstimator):
         from sklearn.mixture import GaussianMixture
 
         self.transformer_ = make_transformer(X, numeric="standard").fit(X)
-        encoded = self.transformer_.transform(X)
-        self.mixture_ = GaussianMixture(**self.get_params()).fit(encoded)
+        rng = check_random_state(self.random_state)
+        encoded = dequantize(self.transformer_, self.transformer_.transform(X), rng)
+        self.mixture_ = GaussianMixture(**{**self.get_params(), "random_state": rng}).fit(encoded)
         self.has_likelihood_ = isinstance(self.transformer_, ImageTransformer) or all(
             span.kind == "continuous" for span in self.transformer_.layout_
         )
@@ -137,7 +139,9 @@ class _SdvSynthesizer(BaseEstimator):
             import ctgan
         except ImportError as exc:
             raise HybridgenError(
-                f"{type(self).__name__} needs the 'ctgan' package: pip install 'hybridgen[bench]'."
+                f"{type(self).__name__} needs the 'ctgan' package, which needs pandas < 3: "
+                "install hybridgen[bench] in an environment of its own (make bench builds "
+                ".venv-bench)."
             ) from exc
         if isinstance(X, np.ndarray) and X.ndim != 2:
             raise DataValidationError(

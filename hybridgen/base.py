@@ -29,9 +29,12 @@ What ``score`` means
   (with an :class:`~hybridgen.exceptions.UnseenCategoryWarning`);
 * images: a density model of pixels (GaussianMixture) models them on the [0, 1]
   scale and reports the density per original unit (for uint8, per 0..255 step:
-  ``-D log 255`` is added), which approximates the probability of the integer value;
-  a discrete pixel model (the VAE's Bernoulli or discretised logistic) gives that
-  probability directly. ``bits_per_dim`` converts a log-likelihood to bits per
+  ``-D log 255`` is added). It is fitted on dequantised pixels (each uint8 value
+  spread uniformly over its bin, :func:`hybridgen.transform.dequantize`), so the
+  density at a pixel value times the bin width approximates the probability of that
+  integer value rather than growing without bound on constant pixels; a discrete
+  pixel model (the VAE's Bernoulli or discretised logistic) gives that probability
+  directly. ``bits_per_dim`` converts a log-likelihood to bits per
   dimension.
 
 ``score(X)`` is the mean of ``score_samples(X)``.

@@ -9,9 +9,11 @@ from __future__ import annotations
 import logging
 import math
 from os import PathLike
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tqdm.auto import tqdm
+
+from .exceptions import InvalidParameterError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .training import TrainingState
@@ -40,6 +42,21 @@ class Callback:
         """After the last epoch (also after an interruption)."""
 
 
+def monitored_value(record: dict[str, float], monitor: str, owner: str) -> float:
+    """The value a callback watches in one epoch record; ``"auto"`` is ``valid_loss`` with
+    validation data, else ``train_loss``. A key the records lack is an error, never a
+    silent NaN."""
+    key = monitor
+    if monitor == "auto":
+        key = "valid_loss" if "valid_loss" in record else "train_loss"
+    if key not in record:
+        raise InvalidParameterError(
+            f"{owner} monitors {key!r}, which the epoch records do not have; they have "
+            f"{', '.join(sorted(record))}. ('valid_loss' needs early_stopping=True.)"
+        )
+    return float(record[key])
+
+
 class EarlyStopping(Callback):
     """Stop when the monitored objective has not improved by ``min_delta`` for
     ``patience`` epochs. The trainer restores the best weights at the end.
@@ -48,11 +65,13 @@ class EarlyStopping(Callback):
     ----------
     patience : int, default=10
     min_delta : float, default=0.0
-    monitor : str, default="valid_loss"
-        Key of the epoch record to minimise ("train_loss" without validation data).
+    monitor : str, default="auto"
+        Key of the epoch record to minimise; ``"auto"`` is ``"valid_loss"`` when the
+        estimator holds out validation data (``early_stopping=True``), else
+        ``"train_loss"``.
     """
 
-    def __init__(self, patience: int = 10, min_delta: float = 0.0, monitor: str = "valid_loss"):
+    def __init__(self, patience: int = 10, min_delta: float = 0.0, monitor: str = "auto"):
         self.patience = patience
         self.min_delta = min_delta
         self.monitor = monitor
@@ -62,7 +81,7 @@ class EarlyStopping(Callback):
         self.waited_ = 0
 
     def on_epoch_end(self, state: TrainingState) -> None:
-        value = state.history[-1].get(self.monitor, math.nan)
+        value = monitored_value(state.history[-1], self.monitor, "EarlyStopping")
         if value < self.best_ - self.min_delta:
             self.best_, self.waited_ = value, 0
             return
@@ -94,10 +113,11 @@ class Checkpoint(Callback):
     Parameters
     ----------
     path : str or path-like
-    monitor : str, default="valid_loss"
+    monitor : str, default="auto"
+        As for :class:`EarlyStopping`.
     """
 
-    def __init__(self, path: str | PathLike[str], monitor: str = "valid_loss"):
+    def __init__(self, path: str | PathLike[str], monitor: str = "auto"):
         self.path = path
         self.monitor = monitor
 
@@ -105,7 +125,7 @@ class Checkpoint(Callback):
         self.best_ = math.inf
 
     def on_epoch_end(self, state: TrainingState) -> None:
-        value: Any = state.history[-1].get(self.monitor, math.nan)
+        value = monitored_value(state.history[-1], self.monitor, "Checkpoint")
         if value < self.best_:
             self.best_ = value
             state.model.save(self.path)

@@ -528,7 +528,7 @@ _COMMANDS: dict[str, _Command] = {
         _compare,
     ),
     "demo": (
-        "fit each model on built-in data (a few seconds per model)",
+        "compare the three models on built-in data and write a report (a few minutes)",
         lambda argv: argparse.Namespace(argv=argv, verbose=0),
         _demo,
     ),

@@ -25,8 +25,13 @@ images
     class ``labels``, the Frechet distance, precision, recall, density and coverage
     in the feature space of a small CNN trained on the real training images.
 
-The row ``"real data"`` holds the same measures for real held-out rows in place of
-synthetic ones: the ceiling of utility and fidelity.
+The row ``"real data"`` is the ceiling: for tables, the measures of the real held-out
+rows in place of synthetic ones (utility learnt from the real training rows); for
+images, the feature-space measures of the real training images against the held-out
+ones.
+
+Every estimator is cloned and given ``random_state`` (the estimator's own
+``random_state`` is replaced, so that all of them start from the same seed).
 """
 
 from __future__ import annotations
@@ -197,7 +202,8 @@ def compare(
     n_samples : int, default=None
         Synthetic rows per estimator; default the number of training rows.
     random_state : int, default=0
-        The seed of the split, of every estimator and of every metric.
+        The seed of the split, of every estimator (it replaces their own
+        ``random_state``) and of every metric.
     report : path, default=None
         When given, the folder to write a Markdown and an HTML report into.
     verbose : bool, default=False

@@ -50,6 +50,7 @@ from ._em import (
 from ._validation import Interval, Options
 from .base import GenerativeModel, torch_generator
 from .exceptions import ConvergenceWarning, InvalidParameterError
+from .transform import dequantize
 
 __all__ = ["GaussianMixture"]
 
@@ -231,7 +232,9 @@ class GaussianMixture(GenerativeModel):
         self._validate_params()
         warm = self.warm_start and hasattr(self, "converged_")
         previous = self._params(torch.device("cpu"), torch.float64) if warm else None
+        rng = self._rng()
         Z = self._fit_transformer(X)
+        Z = dequantize(self.transformer_, Z, rng)
         if len(Z) < self.n_components:
             raise InvalidParameterError(
                 "Expected n_samples >= n_components but got "
@@ -249,7 +252,6 @@ class GaussianMixture(GenerativeModel):
             "max_iter": int(self.max_iter),
             "chunk": chunk_size(self.n_components, data.X.shape[1], device),
         }
-        rng = self._rng()
         best: tuple[Params, list[float], bool] | None = None
         for init in range(1 if warm else self.n_init):
             if previous is not None:

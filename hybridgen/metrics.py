@@ -1,7 +1,8 @@
 """Pure functions that measure synthetic tables against real ones.
 
-Three questions, one function family each; every function takes pandas DataFrames
-with the same columns and returns plain numbers (or a tidy pandas object):
+Three questions about tables, one function family each (taking pandas DataFrames
+with the same columns and returning plain numbers or a tidy pandas object), and the
+feature-space measures of images (taking arrays):
 
 fidelity
     :func:`column_shapes`, :func:`column_pair_trends` and :func:`quality_score`
@@ -19,8 +20,10 @@ privacy
 images
     :class:`ImageFeatures` trains a small convolutional classifier on the real,
     labelled training images (no downloaded weights) and maps images to its
-    penultimate layer; :func:`frechet_distance` compares two sets of such features
-    (the Frechet distance of Gaussians fitted to each, as FID does with Inception).
+    penultimate layer (:func:`cached_image_features` trains it once per dataset);
+    :func:`frechet_distance` compares two sets of such features (the Frechet
+    distance of Gaussians fitted to each, as FID does with Inception) and
+    :func:`precision_recall_density_coverage` measures fidelity and diversity there.
 
 Column kinds: int and float columns are numeric; everything else (str, object,
 category, bool) is categorical. A missing value in a categorical column is a
@@ -54,16 +57,16 @@ from ._validation import Interval, Options
 from .exceptions import DataValidationError, InvalidParameterError
 
 __all__ = [
-    "ImageFeatures",
     "cached_image_features",
     "column_pair_trends",
     "column_shapes",
     "dcr_ratio",
     "detection_auc",
     "frechet_distance",
-    "precision_recall_density_coverage",
+    "ImageFeatures",
     "is_numeric",
     "ml_utility",
+    "precision_recall_density_coverage",
     "quality_score",
 ]
 

@@ -10,7 +10,7 @@ import torch
 
 from hybridgen import VAE, load
 from hybridgen.callbacks import Callback, Checkpoint, EarlyStopping
-from hybridgen.exceptions import HybridgenWarning, NumericalError
+from hybridgen.exceptions import HybridgenWarning, InvalidParameterError, NumericalError
 from hybridgen.training import TrainingState
 
 
@@ -116,8 +116,15 @@ def test_early_stopping_callback_counts_patience():
 
 def test_checkpoint_writes_a_loadable_model(mixed_frame, tmp_path):
     path = tmp_path / "best.hg"
-    small_vae(callbacks=[Checkpoint(path, monitor="train_loss")]).fit(mixed_frame)
+    small_vae(callbacks=[Checkpoint(path)]).fit(mixed_frame)  # "auto": train_loss here
     assert np.isfinite(load(path).score(mixed_frame))
+
+
+def test_callbacks_watch_train_loss_without_validation_and_name_missing_keys(mixed_frame):
+    vae = small_vae(epochs=4, callbacks=[EarlyStopping(patience=10)]).fit(mixed_frame)
+    assert vae.n_epochs_ == 4  # not stopped by NaN comparisons
+    with pytest.raises(InvalidParameterError, match="monitors 'valid_loss'.*early_stopping=True"):
+        small_vae(callbacks=[EarlyStopping(monitor="valid_loss")]).fit(mixed_frame)
 
 
 def test_history_is_plain_data(mixed_frame):
