@@ -105,11 +105,7 @@ def _blocks(comparison: Comparison, prefix: str, level: int) -> list[_Block]:
     blocks = [
         _Block("text", _summary(comparison)),
         _Block("heading", "Scores"),
-        _Block(
-            "text",
-            "One row per metric; `best` says which value is better. The `real data` column "
-            "measures real held-out rows in place of synthetic ones: the ceiling.",
-        ),
+        _Block("text", _reading_guide(comparison.kind)),
         _Block("table", _score_table(comparison.scores)),
         _Block("figure", _metric_bars(comparison.scores)),
     ]
@@ -152,6 +148,19 @@ def _summary(comparison: Comparison) -> str:
     return (
         f"{data}{target}; seed {comparison.random_state}. Written by hybridgen {__version__} "
         f"on {date.today().isoformat()}."
+    )
+
+
+def _reading_guide(kind: str) -> str:
+    real = (
+        "the real training images measured against the held-out ones"
+        if kind == "image"
+        else "the real held-out rows measured in place of synthetic ones (utility learnt "
+        "from the real training rows)"
+    )
+    return (
+        f"One row per metric; `best` says which value is better. The `{REAL}` column is "
+        f"the ceiling: {real}."
     )
 
 
