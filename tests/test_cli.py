@@ -534,3 +534,24 @@ def test_installed_script_round_trip(tmp_path):
     assert scored.stdout.startswith("mean log-likelihood: ")
     expected = hybridgen.load(tmp_path / "model.hg").score(samples)
     assert f"{expected:.6g} nats per row (100 rows)" in scored.stdout
+    compared = hybridgen_(
+        "compare",
+        "table.csv",
+        "--models",
+        "gmm,sklearn-gmm",
+        "--param",
+        "gmm.n_components=2",
+        "--param",
+        "sklearn-gmm.n_components=2",
+        "--target",
+        "member",
+        "--report",
+        "report",
+        "-o",
+        "scores.csv",
+    )
+    scores = pd.read_csv(tmp_path / "scores.csv")
+    assert {"gmm", "sklearn-gmm", "real data"} <= set(scores["estimator"])
+    assert "hgb_f1" in set(scores["metric"])
+    assert (tmp_path / "report" / "report.html").exists()
+    assert "report.html" in compared.stdout + compared.stderr
