@@ -14,6 +14,10 @@ hooks on encoded data:
     ``transformer_.log_abs_det_jacobian(Z)``.
 ``_sample_encoded(n_samples, generator)``
     encoded rows drawn from the model, shape (n_samples, n_encoded).
+``_sample_encoded_given(n_samples, conditions, generator)``
+    encoded rows drawn from the model's conditional given an
+    :class:`~hybridgen._conditional.EncodedConditions` (``sample(conditions=...)``,
+    already checked against the fitted layout), shape (n_samples, n_encoded).
 
 What ``score`` means
 --------------------
@@ -58,6 +62,7 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils import check_random_state
 
 from . import _serialization
+from ._conditional import EncodedConditions, encode_conditions, impose
 from ._validation import Interval, validate_params
 from .exceptions import HybridgenWarning, InvalidParameterError, ModelFormatError, NotFittedError
 from .transform import make_transformer
@@ -132,6 +137,11 @@ class GenerativeModel(DensityMixin, BaseEstimator):
 
     def _sample_encoded(
         self, n_samples: int, generator: torch.Generator
+    ) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _sample_encoded_given(
+        self, n_samples: int, conditions: EncodedConditions, generator: torch.Generator
     ) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -210,8 +220,10 @@ class GenerativeModel(DensityMixin, BaseEstimator):
         """
         return float(np.mean(self.score_samples(X)))
 
-    def sample(self, n_samples: int = 1, *, random_state: Any = None) -> Any:
-        """Draw new data of the kind fitted.
+    def sample(
+        self, n_samples: int = 1, *, random_state: Any = None, conditions: Any = None
+    ) -> Any:
+        """Draw new data of the kind fitted, optionally under conditions.
 
         Parameters
         ----------
@@ -219,6 +231,25 @@ class GenerativeModel(DensityMixin, BaseEstimator):
         random_state : int, RandomState or None
             Seed for this draw; None uses the estimator's ``random_state`` (as
             scikit-learn does, so a fixed seed gives the same rows on every call).
+        conditions : dict, DataFrame or None, default=None
+            Values the drawn rows must take (tables and 2-D arrays; columns named as at
+            fit time, integer positions for an array); the rows are drawn from the
+            model's conditional distribution given them. Never modified.
+
+            * ``{column: value}`` holds for every row: a category of a categorical or
+              boolean column, a number of a numeric column (an integer for an integer
+              column), or, for a numeric column, an inclusive range ``(low, high)``
+              where either end may be None (open), e.g. ``{"age": (30, 40)}``.
+            * A DataFrame of per-row conditions: some of the fitted columns, one row per
+              drawn row (``n_samples`` must equal its length), NaN meaning "no
+              condition" for that cell; row i of the result satisfies row i.
+
+            Conditioned cells hold exactly the given value (in the column's dtype) and
+            ranged cells lie inside their range. An unknown column, a category not seen
+            at fit time, a malformed range or a condition the model gives probability
+            zero raises :class:`~hybridgen.exceptions.DataValidationError`. Which
+            conditions an estimator supports, and how exactly it meets them, is
+            documented on the estimator.
 
         Returns
         -------
@@ -232,8 +263,22 @@ class GenerativeModel(DensityMixin, BaseEstimator):
                 f"the range [1, inf). Got {n_samples!r} instead."
             )
         generator = torch_generator(self._rng(random_state), self._device())
+        if conditions is not None:
+            return self._sample_conditioned(int(n_samples), conditions, generator)
         Z = self._sample_encoded(int(n_samples), generator)
         return self.transformer_.inverse_transform(Z)
+
+    def _sample_conditioned(
+        self, n_samples: int, conditions: Any, generator: torch.Generator
+    ) -> Any:
+        """Rows meeting ``conditions``: checked and encoded once (:mod:`hybridgen._conditional`),
+        drawn by ``_sample_encoded_given``, decoded, then given their exact values."""
+        encoded = encode_conditions(self.transformer_, conditions, n_samples, type(self).__name__)
+        if encoded.is_empty:  # e.g. {} or a DataFrame of NaN: the unconditional draw
+            Z = self._sample_encoded(n_samples, generator)
+        else:
+            Z = self._sample_encoded_given(n_samples, encoded, generator)
+        return impose(self.transformer_.inverse_transform(Z), encoded, self.transformer_)
 
     # -- persistence ------------------------------------------------------------------------
     def _fitted_state(self) -> dict[str, Any]:

@@ -29,6 +29,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import _serialization
+from ._conditional import EncodedConditions
 from ._em import (
     MixtureData,
     Params,
@@ -47,9 +48,17 @@ from ._em import (
     sample_gaussians,
     weighted_log_prob,
 )
+from ._em_conditional import (
+    PosteriorGroup,
+    every_row,
+    every_row_conditions,
+    mixture_conditions,
+    posterior_groups,
+    sample_given_posterior,
+)
 from ._validation import Interval, Options
 from .base import GenerativeModel, torch_generator
-from .exceptions import ConvergenceWarning, InvalidParameterError
+from .exceptions import ConvergenceWarning, DataValidationError, InvalidParameterError
 from .transform import dequantize
 
 __all__ = ["GaussianMixture"]
@@ -138,6 +147,25 @@ class GaussianMixture(GenerativeModel):
     transformer_ : TabularTransformer or ImageTransformer
         The fitted data layer.
 
+    Notes
+    -----
+    Conditional sampling (``sample(n_samples, conditions=...)``, see
+    :meth:`hybridgen.base.GenerativeModel.sample`) is exact: the conditional of a
+    mixture is a mixture. Each row's component is drawn from its posterior given the
+    conditions, ``w_k`` times the probability of each given category under component
+    ``k`` times the marginal Gaussian density of the given numeric values; the other
+    numeric cells are then drawn from the component's conditional Gaussian given those
+    values, and the other categorical columns from the component's distributions. A
+    range ``(low, high)`` on one numeric column multiplies each component's posterior by
+    its probability of the range (the normal CDF of the conditional), draws the value
+    from that truncated normal, and conditions the rest on it; ranges on two or more
+    columns at once are refused (a box under a correlated Gaussian has no closed form).
+    All of it is computed in the units EM ran in (standardised with ``standardize``),
+    where the Jacobian of the encoding is the same for every component and cancels.
+    A condition the model gives probability zero (a category absent from the fitted
+    data, a range beyond every component's reach in float precision) raises a
+    :class:`~hybridgen.exceptions.DataValidationError` at once.
+
     Examples
     --------
     >>> import numpy as np
@@ -147,6 +175,12 @@ class GaussianMixture(GenerativeModel):
     >>> gm.sample(5).shape
     (5, 2)
     >>> bool(gm.score(X) < 0)
+    True
+
+    Conditions name columns (by position for an array); a tuple is a range:
+
+    >>> rows = gm.sample(4, conditions={0: 0.5, 1: (None, 0.0)})
+    >>> bool((rows[:, 0] == 0.5).all() and (rows[:, 1] <= 0.0).all())
     True
     """
 
@@ -403,14 +437,108 @@ class GaussianMixture(GenerativeModel):
         params = self._params(device, dtype)
         layout = mixture_layout(self.transformer_.layout_)
         comp = torch.multinomial(params.weights, n_samples, replacement=True, generator=generator)
-        Z = torch.zeros(n_samples, self.transformer_.n_encoded_, dtype=dtype, device=device)
         K, D = params.means.shape
+        X = torch.zeros(n_samples, D, dtype=dtype, device=device)
         if D:
-            Z[:, layout.cont] = sample_gaussians(comp, params, self.covariance_type, generator)
+            X = sample_gaussians(comp, params, self.covariance_type, generator)
         onehot = sample_discrete(comp, params.probs, layout.blocks, generator)
+        return self._encoded_rows(X, onehot)
+
+    def _sample_encoded_given(
+        self, n_samples: int, conditions: EncodedConditions, generator: torch.Generator
+    ) -> np.ndarray:
+        device, dtype = generator.device, _DTYPES[self.dtype]
+        params = self._params(device, dtype)
+        layout = mixture_layout(self.transformer_.layout_)
+        self._check_conditions_possible(conditions, params)
+        first, inverse = conditions.distinct_rows()  # the posterior once per distinct row
+        distinct = mixture_conditions(
+            conditions.dense(self.transformer_.n_encoded_, first),
+            [(r.cell, _bound(r.encoded_low), _bound(r.encoded_high)) for r in conditions.ranges],
+            layout,
+            device,
+            dtype,
+        )
+        groups = posterior_groups(distinct, params, self.covariance_type)
+        self._check_posterior(groups, conditions)
+        index = torch.as_tensor(inverse, device=device)
+        groups = every_row(groups, index)
+        cond = every_row_conditions(distinct, index)
+        X, comp = sample_given_posterior(groups, cond, params, self.covariance_type, generator)
+        free = [b for b in layout.blocks if bool(distinct.free[:, b[0]].any())]
+        onehot = sample_discrete(comp, params.probs, tuple(free), generator)
+        return self._encoded_rows(X, torch.where(cond.free, onehot, cond.forced))
+
+    def _encoded_rows(self, X: torch.Tensor, onehot: torch.Tensor) -> np.ndarray:
+        """Encoded rows from continuous cells (n, D) and discrete one-hots (n, n_discrete)."""
+        layout = mixture_layout(self.transformer_.layout_)
+        Z = torch.zeros(len(X), self.transformer_.n_encoded_, dtype=X.dtype, device=X.device)
+        Z[:, layout.cont] = X
         Z[:, layout.cat_cols] = onehot[:, : len(layout.cat_cols)]
         Z[:, layout.flag_cols] = onehot[:, len(layout.cat_cols) + 1 :: 2]
         return Z.cpu().numpy()
+
+    def _check_conditions_possible(self, conditions: EncodedConditions, params: Params) -> None:
+        """Refuse what this model cannot condition on exactly, and categories it gives
+        probability zero."""
+        if len(conditions.ranges) > 1:
+            names = [r.column for r in conditions.ranges]
+            raise DataValidationError(
+                f"conditions put ranges on {len(names)} columns {names}; GaussianMixture "
+                "conditions exactly on a range of one column at a time (the probability "
+                "of a box under a correlated Gaussian has no closed form, so the draw "
+                "would not be exact). Give a range for one column and values for others."
+            )
+        self._check_categories_possible(conditions, params)
+
+    def _check_categories_possible(self, conditions: EncodedConditions, params: Params) -> None:
+        layout = mixture_layout(self.transformer_.layout_)
+        position = {int(c): i for i, c in enumerate(layout.cat_cols)}
+        specs = {spec.name: spec for spec in self.transformer_.columns_}
+        weights, probs = params.weights.cpu().double(), params.probs.cpu().double()
+        # EM keeps every category at a floor of about 10 eps per component; a category
+        # absent from the fitted data has a marginal probability at that floor
+        floor = 20 * self.n_components * torch.finfo(params.probs.dtype).eps
+        for forced in conditions.categories:
+            span = forced.span
+            marginal = weights @ probs[:, [position[c] for c in range(span.start, span.stop)]]
+            used = np.unique(forced.slots[forced.slots >= 0])
+            zero = [int(slot) for slot in used if float(marginal[slot]) <= floor]
+            if zero:
+                categories = specs[forced.column].categories
+                shown = [categories[slot] if slot < len(categories) else None for slot in zero]
+                raise DataValidationError(
+                    f"conditions give column {forced.column!r} the value(s) {shown}, which "
+                    "the model gives probability zero (they did not occur in the data it "
+                    "was fitted on), so no row can meet them; expected a category that "
+                    "occurred."
+                )
+
+    def _check_posterior(self, groups: list[PosteriorGroup], conditions: EncodedConditions) -> None:
+        """Refuse conditions of probability zero (within float precision); ``groups`` hold
+        the posterior of each distinct row of conditions."""
+        tiny = math.log(np.finfo(np.float64).tiny)
+        for group in groups:
+            log_prob = group.range_log_prob
+            if log_prob is not None and not bool((log_prob >= tiny).all()):
+                bounds = conditions.ranges[0]
+                raise DataValidationError(
+                    f"conditions restrict column {bounds.column!r} to [{bounds.low:g}, "
+                    f"{bounds.high:g}], which has probability below 1e-308 under the model "
+                    "(given the other conditions): no component reaches it within float "
+                    "precision. Expected a range where the model has mass."
+                )
+            if not bool(torch.isfinite(group.logits.amax(1)).all()):
+                raise DataValidationError(
+                    "conditions have probability zero under the model: no component can "
+                    "produce them."
+                )
+
+
+def _bound(value: float | None) -> float:
+    """An encoded range bound; GaussianMixture encodes numbers affinely, so it is set."""
+    assert value is not None
+    return value
 
 
 def _shifted(params: Params, shift: torch.Tensor) -> Params:

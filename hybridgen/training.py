@@ -30,7 +30,7 @@ from torch import nn
 from ._validation import Interval
 from .base import GenerativeModel, torch_generator
 from .callbacks import Callback, EarlyStopping, ProgressBar
-from .exceptions import HybridgenWarning, NumericalError
+from .exceptions import HybridgenWarning, InvalidParameterError, NumericalError
 
 __all__ = ["Losses", "NeuralGenerativeModel", "TrainingState", "train"]
 
@@ -306,6 +306,18 @@ class NeuralGenerativeModel(GenerativeModel):
 
     def _prepare(self, Z: np.ndarray) -> None:
         """Resolve data-dependent choices before the networks are built (default: none)."""
+
+    def _sample_conditioned(
+        self, n_samples: int, conditions: Any, generator: torch.Generator
+    ) -> Any:
+        """Conditional sampling of the neural estimators (``sample(conditions=...)``):
+        not yet; they will learn to condition during training."""
+        raise InvalidParameterError(
+            f"The 'conditions' parameter of {type(self).__name__}.sample is not supported "
+            f"yet: the neural estimators learn conditioning during training, from "
+            f"condition_columns (coming). Use conditions=None, or GaussianMixture, which "
+            f"conditions exactly."
+        )
 
     def _settings(self) -> dict[str, Any]:
         return {
