@@ -1,5 +1,6 @@
 """hybridgen: unsupervised generative models behind one scikit-learn API."""
 
+from .augment import augment
 from .base import GenerativeModel, bits_per_dim, load
 from .exceptions import (
     ConvergenceWarning,
@@ -34,6 +35,7 @@ __all__ = [
     "VAEGAN",
     "__version__",
     "all_estimators",
+    "augment",
     "bits_per_dim",
     "load",
 ]
