@@ -50,9 +50,10 @@ def monitored_value(record: dict[str, float], monitor: str, owner: str) -> float
     if monitor == "auto":
         key = "valid_loss" if "valid_loss" in record else "train_loss"
     if key not in record:
+        hint = " ('valid_loss' needs early_stopping=True.)" if key == "valid_loss" else ""
         raise InvalidParameterError(
             f"{owner} monitors {key!r}, which the epoch records do not have; they have "
-            f"{', '.join(sorted(record))}. ('valid_loss' needs early_stopping=True.)"
+            f"{', '.join(sorted(record))}.{hint}"
         )
     return float(record[key])
 

@@ -21,7 +21,8 @@ tables and 2-D arrays
     test-on-real utility (F1 and ROC AUC, or R2) of HistGradientBoosting and
     logistic regression.
 images
-    fit and sample seconds; held-out log-likelihood (nats per image, bits/dim); with
+    fit and sample seconds; held-out log-likelihood (nats per image; bits/dim for
+    uint8 images, whose likelihood is a probability per pixel level); with
     class ``labels``, the Frechet distance, precision, recall, density and coverage
     in the feature space of a small CNN trained on the real training images.
 
@@ -36,6 +37,7 @@ Every estimator is cloned and given ``random_state`` (the estimator's own
 
 from __future__ import annotations
 
+import copy
 import inspect
 import logging
 import math
@@ -186,7 +188,9 @@ def compare(
     ----------
     estimators : dict of name -> estimator, or list of estimators
         Unfitted estimators with ``fit(X)`` and ``sample(n_samples)`` (``score(X)``
-        optional). They are cloned, never changed. A list is named by class names.
+        optional). They are cloned (deep-copied when scikit-learn cannot clone them),
+        never changed. A list is named by class names. An estimator whose fit, sample
+        or measures fail is left out of the scores; the reason is kept in the report.
     data : DataFrame, array-like of shape (n_samples, n_features), or images of shape
         (n_samples, H, W) or (n_samples, C, H, W)
         The real data; split into train and test unless ``test_data`` is given.
@@ -316,7 +320,7 @@ def _named_estimators(estimators: Mapping[str, Any] | Sequence[Any]) -> dict[str
 def _check_params(test_size: Any, n_samples: Any, random_state: Any) -> None:
     checks = {
         "test_size": (test_size, Interval(Real, 0, 1, "neither")),
-        "n_samples": (n_samples, Interval(Integral, 1, None, "left")),
+        "n_samples": (n_samples, Interval(Integral, 2, None, "left")),
         "random_state": (random_state, Interval(Integral, 0, 2**32 - 1, "both")),
     }
     for name, (value, interval) in checks.items():
@@ -386,8 +390,8 @@ def _as_frame(data: Any, kind: str) -> Any:
 def _seeded(estimator: Any, random_state: int) -> Any:
     try:
         model = clone(estimator)
-    except TypeError:  # not a scikit-learn estimator: used as it is
-        model = estimator
+    except TypeError:  # not a scikit-learn estimator: a deep copy, so the caller's is untouched
+        model = copy.deepcopy(estimator)
     if hasattr(model, "get_params") and "random_state" in model.get_params():
         model.set_params(random_state=random_state)
     return model
@@ -427,20 +431,31 @@ def _run_one(
     model = _seeded(estimator, comparison.random_state)
     comparison.descriptions[name] = repr(model)
     logger.info("compare: fitting %s", name)
-    start = time.perf_counter()
     try:
-        model.fit(train)
-    except HybridgenError as exc:
-        logger.warning("compare: %s failed to fit: %s", name, exc)
+        scores = _fit_and_measure(comparison, name, model, train, test, n_samples, measure)
+    except Exception as exc:  # one model's failure is a result; the others go on
+        logger.warning("compare: %s failed: %s: %s", name, type(exc).__name__, exc)
         comparison.errors[name] = f"{type(exc).__name__}: {exc}"
+        comparison.synthetic.pop(name, None)
         return []
+    return [(name, metric, float(value)) for metric, value in scores.items()]
+
+
+def _fit_and_measure(
+    comparison: Comparison,
+    name: str,
+    model: Any,
+    train: Any,
+    test: Any,
+    n_samples: int,
+    measure: _ImageMeasures | None,
+) -> dict[str, float]:
+    start = time.perf_counter()
+    model.fit(train)
     fitted = time.perf_counter()
     drawn = _draw(model, n_samples, comparison.random_state)
     sampled = time.perf_counter()
     _check_sample(name, drawn, train, comparison.kind)
-    history = getattr(model, "history_", None)
-    if history:
-        comparison.histories[name] = list(history)
     scores = {"fit_seconds": fitted - start, "sample_seconds": sampled - fitted}
     scores.update(_likelihood(model, test, comparison.kind))
     synthetic = _as_frame(drawn, comparison.kind)
@@ -449,7 +464,10 @@ def _run_one(
         scores.update(measure(drawn))
     else:
         scores.update(_table_scores(comparison, synthetic))
-    return [(name, metric, float(value)) for metric, value in scores.items()]
+    history = getattr(model, "history_", None)
+    if history:
+        comparison.histories[name] = list(history)
+    return scores
 
 
 def _likelihood(model: Any, test: Any, kind: str) -> dict[str, float]:
@@ -461,7 +479,7 @@ def _likelihood(model: Any, test: Any, kind: str) -> dict[str, float]:
         logger.info("compare: no likelihood from %s: %s", type(model).__name__, exc)
         return {}
     scores = {"log_likelihood": value}
-    if kind == "image":
+    if kind == "image" and np.asarray(test).dtype == np.uint8:  # a probability per level
         scores["bits_per_dim"] = float(bits_per_dim(value, int(np.prod(np.shape(test)[1:]))))
     return scores
 
@@ -493,7 +511,7 @@ def _table_scores(
                     model=model,
                     random_state=seed,
                 )
-            except HybridgenError as exc:
+            except (HybridgenError, ValueError) as exc:  # e.g. synthetic labels not classes
                 logger.warning("compare: no %s utility: %s", model, exc)
                 continue
             scores.update({f"{model}_{key}": value for key, value in found.items()})
@@ -504,7 +522,7 @@ class _ImageMeasures:
     """Image metrics in the feature space of a CNN trained once on the real training images."""
 
     def __init__(self, train: Any, labels: np.ndarray | None, test: Any, random_state: int):
-        self.rng = np.random.RandomState(random_state)
+        self.random_state = random_state
         self.features = None
         if labels is None:
             logger.warning(
@@ -517,7 +535,8 @@ class _ImageMeasures:
     def _subset(self, images: np.ndarray) -> np.ndarray:
         if len(images) <= MAX_FEATURE_IMAGES:
             return images
-        return images[self.rng.choice(len(images), MAX_FEATURE_IMAGES, replace=False)]
+        rng = np.random.RandomState(self.random_state)  # the same draw for every model
+        return images[rng.choice(len(images), MAX_FEATURE_IMAGES, replace=False)]
 
     def __call__(self, images: np.ndarray) -> dict[str, float]:
         if self.features is None:

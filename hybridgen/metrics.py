@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from itertools import combinations
 from numbers import Integral
 from os import PathLike
@@ -361,10 +362,19 @@ def _model_inputs(
     return pd.DataFrame(X_train), pd.DataFrame(X_test)
 
 
+def _positions(columns: list[Any], numeric: list[Any]) -> tuple[list[int], list[int]]:
+    """Positions of the numeric and of the other columns: a ColumnTransformer reads
+    integer column labels as positions, so it is given positions only."""
+    chosen = set(numeric)
+    numeric_at = [i for i, c in enumerate(columns) if c in chosen]
+    return numeric_at, [i for i, c in enumerate(columns) if c not in chosen]
+
+
 def _make_estimator(
-    model: str, task: str, numeric: list[Any], categorical: list[Any], random_state: Any
+    model: str, task: str, numeric: list[int], categorical: list[int], random_state: Any
 ) -> Any:
-    """An unfitted scikit-learn estimator for ``task`` ("classification" or "regression")."""
+    """An unfitted scikit-learn estimator for ``task`` ("classification" or "regression");
+    ``numeric`` and ``categorical`` are column positions."""
     if model == "hgb":
         cls = {"classification": HistGradientBoostingClassifier}.get(
             task, HistGradientBoostingRegressor
@@ -472,8 +482,8 @@ def ml_utility(
         raise DataValidationError(f"The target column {target!r} has no values.")
     features = [c for c in test.columns if c != target]
     numeric = [c for c in features if is_numeric(test[c])]
-    categorical = [c for c in features if c not in numeric]
     X_train, X_test = _model_inputs(model, train[features], test[features])
+    numeric, categorical = _positions(features, numeric)
     y_train, y_test = _target_values(train[target]), _target_values(test[target])
     if not _is_classification(test[target]):
         estimator = _make_estimator(model, "regression", numeric, categorical, random_state)
@@ -543,8 +553,9 @@ def detection_auc(
     rows = pd.concat(parts, ignore_index=True)
     labels = np.repeat([0, 1], [len(parts[0]), len(parts[1])])
     X, _ = _model_inputs(model, rows, rows)
-    numeric = [c for c in rows.columns if is_numeric(rows[c])]
-    categorical = [c for c in rows.columns if c not in numeric]
+    numeric, categorical = _positions(
+        list(rows.columns), [c for c in rows.columns if is_numeric(rows[c])]
+    )
     seed = int(rng.randint(2**31 - 1))
     estimator = _make_estimator(model, "classification", numeric, categorical, seed)
     folds = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
@@ -796,6 +807,8 @@ class ImageFeatures:
         return torch.cat(parts).double().numpy()
 
 
+#: bumped whenever the feature network's architecture or training changes
+_FEATURES_FORMAT = 1
 #: fitted feature networks of this process, by dataset fingerprint
 _FEATURES: dict[str, ImageFeatures] = {}
 
@@ -832,18 +845,26 @@ def cached_image_features(
     for part in (images, labels):
         digest.update(f"{part.dtype}{part.shape}".encode())
         digest.update(part.tobytes())
-    digest.update(f"seed={random_state}".encode())
+    features = ImageFeatures(random_state=random_state)
+    settings = f"v{_FEATURES_FORMAT};epochs={features.epochs};batch={features.batch_size}"
+    digest.update(f"seed={random_state};{settings}".encode())
     key = digest.hexdigest()[:32]
     if key in _FEATURES:
         return _FEATURES[key]
     path = Path(data_home(cache_dir)) / "features" / f"{key}.safetensors"
+    loaded = None
     if path.exists():
-        logger.info("image features: reading %s", path)
-        features = ImageFeatures.load(path)
+        try:
+            loaded = ImageFeatures.load(path)
+            logger.info("image features: read %s", path)
+        except Exception as exc:  # a damaged or foreign file: train again and replace it
+            logger.warning("image features: cannot read %s (%s); training again", path, exc)
+    if loaded is not None:
+        features = loaded
     else:
-        features = ImageFeatures(random_state=random_state).fit(images, labels)
+        features.fit(images, labels)
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".partial")
+        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
         features.save(partial)
         partial.replace(path)
         logger.info("image features: accuracy %.3f, cached in %s", features.accuracy_, path)

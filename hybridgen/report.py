@@ -107,8 +107,9 @@ def _blocks(comparison: Comparison, prefix: str, level: int) -> list[_Block]:
         _Block("heading", "Scores"),
         _Block("text", _reading_guide(comparison.kind)),
         _Block("table", _score_table(comparison.scores)),
-        _Block("figure", _metric_bars(comparison.scores)),
     ]
+    if len(comparison.scores):
+        blocks.append(_Block("figure", _metric_bars(comparison.scores)))
     if comparison.errors:
         blocks.append(_Block("heading", "Failures"))
         blocks += [_Block("text", f"`{n}`: {e}") for n, e in comparison.errors.items()]
@@ -116,7 +117,7 @@ def _blocks(comparison: Comparison, prefix: str, level: int) -> list[_Block]:
         blocks += [_Block("heading", "Samples"), _Block("figure", _image_grids(comparison))]
     elif names:
         blocks.append(_Block("heading", "Marginals, real against synthetic"))
-        blocks += [_Block("figure", _marginals(comparison, name)) for name in names]
+        blocks += [_Block("figure", _marginals(comparison, n, i)) for i, n in enumerate(names)]
         if comparison.train.shape[1] > 1:
             blocks += [
                 _Block("heading", "Pair trends"),
@@ -207,7 +208,7 @@ def _png(fig: Any, name: str, caption: str) -> _Figure:
 
 
 def _grid(n: int, width: int = 4) -> tuple[int, int]:
-    cols = min(n, width)
+    cols = max(1, min(n, width))
     return max(1, math.ceil(n / cols)), max(1, cols)
 
 
@@ -230,7 +231,7 @@ def _metric_bars(scores: pd.DataFrame) -> _Figure:
     return _png(fig, "metrics.png", "Every metric, per estimator (grey: real held-out data).")
 
 
-def _marginals(comparison: Comparison, name: str) -> _Figure:
+def _marginals(comparison: Comparison, name: str, index: int) -> _Figure:
     plt = _pyplot()
     real, fake = comparison.train, comparison.synthetic[name]
     columns = list(real.columns)[:MAX_COLUMNS]
@@ -266,9 +267,8 @@ def _marginals(comparison: Comparison, name: str) -> _Figure:
     for ax in axes.flat[len(columns) :]:
         ax.axis("off")
     fig.tight_layout()
-    return _png(
-        fig, f"marginals-{_slug(name)}.png", f"Marginals: real training rows against {name}."
-    )
+    file = f"marginals-{index + 1}-{_slug(name)}.png"  # the index keeps "a b" and "a-b" apart
+    return _png(fig, file, f"Marginals: real training rows against {name}.")
 
 
 def _pair_heatmaps(comparison: Comparison) -> _Figure:

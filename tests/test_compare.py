@@ -163,7 +163,7 @@ def test_arrays_are_compared_as_tables():
             {"test_size": 1.5},
             "The 'test_size' parameter of compare must be a float in the range (0, 1)",
         ),
-        ({"n_samples": 0}, "The 'n_samples' parameter of compare must be an int"),
+        ({"n_samples": 1}, "The 'n_samples' parameter of compare must be an int in the range [2"),
         ({"target": "nope"}, "The target column 'nope' is not in the data"),
         ({"labels": [1, 2]}, "labels has 2 entries but the data has 400 rows"),
     ],
@@ -252,7 +252,7 @@ def test_report_is_written_with_every_plot_linked_and_embedded(table, tmp_path):
     linked = re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", markdown)
     assert {
         "table-metrics.png",
-        "table-marginals-gmm.png",
+        "table-marginals-1-gmm.png",
         "table-pair-trends.png",
         "digits-samples.png",
         "digits-metrics.png",
@@ -265,3 +265,53 @@ def test_report_is_written_with_every_plot_linked_and_embedded(table, tmp_path):
     assert all(base64.b64decode(png)[:4] == b"\x89PNG" for png in embedded)
     assert "http" not in page.replace("http-equiv", "")  # self-contained
     assert "| hgb_f1 | higher |" in markdown and "<td>frechet_distance</td>" in page
+
+
+def test_integer_column_names_and_a_float_class_target_do_not_break_the_run():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            1: rng.choice(["x", "y"], 200),
+            0: rng.normal(size=200),
+            2: rng.integers(0, 2, 200).astype(float),  # a class target stored as floats
+        }
+    )
+    comparison = run_comparison([GaussianMixture(n_components=2)], frame, target=2)
+    real = comparison.scores.query("estimator == @REAL")
+    assert {"logreg_f1", "hgb_f1"} <= set(real["metric"])  # labels read as labels
+    assert "GaussianMixture" in set(comparison.scores["estimator"])  # its own row survives
+
+
+class Plain:
+    """Not a scikit-learn estimator: compare must copy it, not fit the caller's object."""
+
+    def fit(self, X, y=None):
+        self.rows_ = X
+        return self
+
+    def sample(self, n_samples):
+        return self.rows_.sample(n_samples, replace=True, random_state=0).reset_index(drop=True)
+
+
+def test_objects_scikit_learn_cannot_clone_are_copied(table):
+    plain = Plain()
+    compare({"plain": plain}, table)
+    assert not hasattr(plain, "rows_")
+
+
+def test_a_failing_sample_is_recorded_and_an_empty_report_still_writes(table, tmp_path):
+    class BadSample(Copier):
+        def sample(self, n_samples):
+            raise ValueError("no rows today")
+
+    comparison = run_comparison({"bad": BadSample()}, table)
+    assert comparison.errors["bad"] == "ValueError: no rows today"
+    assert write_report(comparison, tmp_path / "r").exists()
+
+
+def test_names_that_slug_alike_get_separate_plots(table, tmp_path):
+    comparison = run_comparison(
+        {"a b": GaussianMixture(n_components=1), "a-b": GaussianMixture(n_components=2)}, table
+    )
+    write_report(comparison, tmp_path / "r")
+    assert len(list((tmp_path / "r").glob("marginals-*.png"))) == 2
