@@ -115,6 +115,16 @@ class SklearnGaussianMixture(BaseEstimator):
         return float(np.mean(self.score_samples(X)))
 
 
+_SDV_PARAMETERS = """
+    Parameters
+    ----------
+    epochs : int, default=300
+    batch_size : int, default=500
+    device : {"auto", "cpu", "cuda"}, default="auto"
+    random_state : int or None, default=None
+"""
+
+
 class _SdvSynthesizer(BaseEstimator):
     """``fit``/``sample`` around a synthesizer of the ``ctgan`` package."""
 
@@ -174,28 +184,12 @@ class _SdvSynthesizer(BaseEstimator):
 
 
 class CTGANSynthesizer(_SdvSynthesizer):
-    """The SDV project's CTGAN (``ctgan.CTGAN``) with hybridgen's ``fit``/``sample``.
-
-    Parameters
-    ----------
-    epochs : int, default=300
-    batch_size : int, default=500
-    device : {"auto", "cpu", "cuda"}, default="auto"
-    random_state : int or None, default=None
-    """
-
+    __doc__ = "The SDV project's CTGAN (``ctgan.CTGAN``) with hybridgen's fit/sample.\n"
+    __doc__ += _SDV_PARAMETERS
     _class_name = "CTGAN"
 
 
 class TVAESynthesizer(_SdvSynthesizer):
-    """The SDV project's TVAE (``ctgan.TVAE``) with hybridgen's ``fit``/``sample``.
-
-    Parameters
-    ----------
-    epochs : int, default=300
-    batch_size : int, default=500
-    device : {"auto", "cpu", "cuda"}, default="auto"
-    random_state : int or None, default=None
-    """
-
+    __doc__ = "The SDV project's TVAE (``ctgan.TVAE``) with hybridgen's fit/sample.\n"
+    __doc__ += _SDV_PARAMETERS
     _class_name = "TVAE"
