@@ -131,6 +131,9 @@ class GaussianMixture(GenerativeModel):
     covariances_ : ndarray, shape as ``precisions_init``
     precisions_ : ndarray, shape as ``precisions_init``
     precisions_cholesky_ : ndarray, shape as ``precisions_init``
+    category_counts_ : ndarray of shape (n_categorical_slots,)
+        How often each category of each categorical column occurred in the fitted data
+        (a condition on a category that never occurred is impossible).
     discrete_probs_ : ndarray of shape (n_components, n_discrete)
         Per component, the probability of each one-hot discrete column (categories of
         each categorical column, then [observed, missing] for each numeric column with
@@ -309,6 +312,7 @@ class GaussianMixture(GenerativeModel):
                 stacklevel=2,
             )
         self._store(_shifted(params, shift))
+        self.category_counts_ = Z[:, layout.cat_cols].sum(0)  # which categories occurred
         self.converged_ = converged
         self.n_iter_ = len(lower_bounds)
         self.lower_bounds_ = lower_bounds
@@ -496,14 +500,19 @@ class GaussianMixture(GenerativeModel):
         position = {int(c): i for i, c in enumerate(layout.cat_cols)}
         specs = {spec.name: spec for spec in self.transformer_.columns_}
         weights, probs = params.weights.cpu().double(), params.probs.cpu().double()
-        # EM keeps every category at a floor of about 10 eps per component; a category
-        # absent from the fitted data has a marginal probability at that floor
+        counts = getattr(self, "category_counts_", None)
+        # without counts (a model saved before they were kept): EM keeps every category at
+        # a floor of about 10 eps per component, so an absent one sits at that floor
         floor = 20 * self.n_components * torch.finfo(params.probs.dtype).eps
         for forced in conditions.categories:
             span = forced.span
-            marginal = weights @ probs[:, [position[c] for c in range(span.start, span.stop)]]
+            columns = [position[c] for c in range(span.start, span.stop)]
             used = np.unique(forced.slots[forced.slots >= 0])
-            zero = [int(slot) for slot in used if float(marginal[slot]) <= floor]
+            if counts is not None:
+                zero = [int(slot) for slot in used if counts[columns[slot]] == 0]
+            else:
+                marginal = weights @ probs[:, columns]
+                zero = [int(slot) for slot in used if float(marginal[slot]) <= floor]
             if zero:
                 categories = specs[forced.column].categories
                 shown = [categories[slot] if slot < len(categories) else None for slot in zero]

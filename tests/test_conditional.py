@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import copy
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import norm, truncnorm
 
-from hybridgen import VAE, VAEGAN, GaussianMixture
+from hybridgen import VAE, VAEGAN, ConvergenceWarning, GaussianMixture
 from hybridgen._conditional import encode_conditions
 from hybridgen._em_conditional import log_normal_interval, truncated_standard_normal
 from hybridgen.datasets import make_mixed_table
@@ -512,3 +513,17 @@ def test_dtypes_are_preserved(mixed):
     assert (out["income"] == 31234.56).all() and (out["plan"] == "basic").all()
     ranged = gm.sample(500, random_state=0, conditions={"age": (20.5, 29.5)})
     assert ranged.dtypes.equals(df.dtypes) and ranged["age"].between(21, 29).all()
+
+
+def test_a_category_seen_once_in_a_large_float32_fit_is_possible():
+    """Whether a category occurred comes from the fitted counts, not from a probability
+    floor, which a single row in 50,000 falls under in float32."""
+    rng = np.random.default_rng(0)
+    labels = rng.choice(["a", "b"], 50_000).astype(object)
+    labels[123] = "rare"
+    frame = pd.DataFrame({"x": rng.normal(size=50_000), "c": pd.Series(labels, dtype="str")})
+    model = GaussianMixture(n_components=10, max_iter=5, dtype="float32", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(frame)
+    assert (model.sample(3, conditions={"c": "rare"})["c"] == "rare").all()
