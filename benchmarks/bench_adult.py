@@ -169,7 +169,7 @@ def main() -> None:
     if args.rows is not None:
         return
     heading = (
-        f"## Adult: hybridgen against TVAE and CTGAN ({len(train):,} train rows, "
+        f"## Adult: {', '.join(names)} ({len(train):,} train rows, "
         f"{len(test):,} test rows, {len(train):,} synthetic rows, seed {SEED})\n\n"
         "Measured with `hybridgen.compare.run_comparison`. TSTR: classifiers trained on "
         "synthetic rows, tested on the real test split (F1 of `>50K` at 0.5, ROC AUC); "

@@ -35,7 +35,7 @@ from pathlib import Path
 import pandas as pd
 
 from hybridgen import VAE, VAEGAN, GaussianMixture
-from hybridgen.compare import compare
+from hybridgen.compare import compare, score_table
 from hybridgen.datasets import load_digits_images
 
 #: rows of the printed table, in the order a reader wants them
@@ -99,11 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - start
 
     # The result is tidy: one row per (estimator, metric). Pivot it for reading.
-    table = scores.pivot(index="metric", columns="estimator", values="value")
-    table = table.reindex([m for m in METRICS if m in table.index])
-    table = table[["gmm", "vae", "vaegan", "real data"]]
-    best = scores.drop_duplicates("metric").set_index("metric")["best"]
-    table.insert(0, "best", best.reindex(table.index))
+    table = score_table(scores)
+    table = table.loc[[m for m in METRICS if m in table.index]]
     with pd.option_context("display.width", 120, "display.float_format", "{:.3f}".format):
         print(table.to_string(na_rep="-"))
 

@@ -158,7 +158,7 @@ class _SdvSynthesizer(BaseEstimator):
                 f"{type(self).__name__} models tables and 2-D arrays; got an array of shape "
                 f"{X.shape}."
             )
-        self.columns_ = None if isinstance(X, pd.DataFrame) else np.shape(X)[1]
+        self.fitted_on_array_ = not isinstance(X, pd.DataFrame)
         if isinstance(X, pd.DataFrame):
             frame = X
         else:
@@ -180,7 +180,7 @@ class _SdvSynthesizer(BaseEstimator):
         if random_state is not None:
             self.model_.set_random_state(int(check_random_state(random_state).randint(2**31)))
         rows = self.model_.sample(n_samples)
-        return rows if self.columns_ is None else rows.to_numpy(dtype=np.float64)
+        return rows.to_numpy(dtype=np.float64) if self.fitted_on_array_ else rows
 
 
 class CTGANSynthesizer(_SdvSynthesizer):

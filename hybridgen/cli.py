@@ -422,18 +422,6 @@ def _model_params(
     return params
 
 
-def _score_table(scores: pd.DataFrame) -> pd.DataFrame:
-    """Metrics as rows, estimators as columns (in their order), then what is best."""
-    table = scores.pivot_table(
-        index="metric", columns="estimator", values="value", aggfunc="first", sort=False
-    )
-    table = table[list(dict.fromkeys(scores["estimator"]))]
-    if "best" in scores:
-        table["best"] = scores.drop_duplicates("metric").set_index("metric")["best"]
-    table.columns.name = None
-    return table
-
-
 def _image_labels(path: str, data: pd.DataFrame | np.ndarray) -> np.ndarray:
     """The labels of ``--labels PATH``, one per image of DATA."""
     if isinstance(data, pd.DataFrame) or np.ndim(data) not in (3, 4):
@@ -483,7 +471,7 @@ def _compare(args: argparse.Namespace, verbosity: int) -> int:
         report=args.report,
         verbose=bool(verbosity),
     )
-    _out(_score_table(scores).to_string(float_format=lambda v: f"{v:.4g}", na_rep="-"))
+    _out(comparing.score_table(scores).to_string(float_format=lambda v: f"{v:.4g}", na_rep="-"))
     if args.output is not None:
         _write_data(scores, args.output)
         _echo(f"scores written to {args.output}")

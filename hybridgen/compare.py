@@ -63,7 +63,15 @@ from .gmm import GaussianMixture
 from .vae import VAE
 from .vaegan import VAEGAN
 
-__all__ = ["METRICS", "MODELS", "Comparison", "compare", "make_model", "run_comparison"]
+__all__ = [
+    "METRICS",
+    "MODELS",
+    "Comparison",
+    "compare",
+    "make_model",
+    "run_comparison",
+    "score_table",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -290,6 +298,32 @@ def run_comparison(
     scores["best"] = scores["metric"].map(lambda m: METRICS[m][1])
     comparison.scores = scores
     return comparison
+
+
+def score_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """The tidy scores of :func:`compare` laid out for reading.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        As returned by :func:`compare`.
+
+    Returns
+    -------
+    table : DataFrame of shape (n_metrics, 1 + n_estimators)
+        One row per metric (in the order measured), a ``best`` column, then one column
+        per estimator in the order given, the ``"real data"`` ceiling last; a metric an
+        estimator has no value for is NaN.
+    """
+    metrics = list(dict.fromkeys(scores["metric"]))
+    estimators = [e for e in dict.fromkeys(scores["estimator"]) if e != REAL]
+    estimators += [REAL] if REAL in set(scores["estimator"]) else []
+    table = scores.pivot(index="metric", columns="estimator", values="value")
+    table = table.reindex(index=metrics, columns=estimators)
+    best = scores.drop_duplicates("metric").set_index("metric")["best"]
+    table.insert(0, "best", best.reindex(metrics))
+    table.columns.name = None
+    return table
 
 
 # -- set-up --------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from sklearn.base import clone
 
 import hybridgen
 from hybridgen.adapters import SklearnGaussianMixture
-from hybridgen.compare import REAL, Comparison, run_comparison
+from hybridgen.compare import Comparison, run_comparison, score_table
 from hybridgen.datasets import load_digits_images, make_mixed_table
 from hybridgen.report import write_report
 
@@ -64,10 +64,7 @@ def _models(kind: str, quick: bool) -> dict[str, Any]:
 
 
 def _print_scores(title: str, comparison: Comparison) -> None:
-    table = comparison.scores.pivot(index="metric", columns="estimator", values="value")
-    order = [c for c in dict.fromkeys(comparison.scores["estimator"]) if c != REAL]
-    table = table.reindex(index=list(dict.fromkeys(comparison.scores["metric"])))
-    table = table[order + [REAL]]
+    table = score_table(comparison.scores)
     with pd.option_context("display.width", 120, "display.float_format", "{:.3f}".format):
         print(f"\n{title}\n{table.to_string(na_rep='-')}")
 

@@ -499,7 +499,6 @@ class GaussianMixture(GenerativeModel):
         layout = mixture_layout(self.transformer_.layout_)
         position = {int(c): i for i, c in enumerate(layout.cat_cols)}
         specs = {spec.name: spec for spec in self.transformer_.columns_}
-        weights, probs = params.weights.cpu().double(), params.probs.cpu().double()
         counts = getattr(self, "category_counts_", None)
         # without counts (a model saved before they were kept): EM keeps every category at
         # a floor of about 10 eps per component, so an absent one sits at that floor
@@ -511,7 +510,7 @@ class GaussianMixture(GenerativeModel):
             if counts is not None:
                 zero = [int(slot) for slot in used if counts[columns[slot]] == 0]
             else:
-                marginal = weights @ probs[:, columns]
+                marginal = params.weights.double().cpu() @ params.probs.double().cpu()[:, columns]
                 zero = [int(slot) for slot in used if float(marginal[slot]) <= floor]
             if zero:
                 categories = specs[forced.column].categories

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .compare import REAL, Comparison
+from .compare import REAL, Comparison, score_table
 from .metrics import column_pair_trends, is_numeric
 
 __all__ = ["write_report"]
@@ -106,7 +106,7 @@ def _blocks(comparison: Comparison, prefix: str, level: int) -> list[_Block]:
         _Block("text", _summary(comparison)),
         _Block("heading", "Scores"),
         _Block("text", _reading_guide(comparison.kind)),
-        _Block("table", _score_table(comparison.scores)),
+        _Block("table", score_table(comparison.scores)),
     ]
     if len(comparison.scores):
         blocks.append(_Block("figure", _metric_bars(comparison.scores)))
@@ -163,17 +163,6 @@ def _reading_guide(kind: str) -> str:
         f"One row per metric; `best` says which value is better. The `{REAL}` column is "
         f"the ceiling: {real}."
     )
-
-
-def _score_table(scores: pd.DataFrame) -> pd.DataFrame:
-    table = scores.pivot(index="metric", columns="estimator", values="value")
-    order = [m for m in dict.fromkeys(scores["metric"])]
-    columns = [c for c in dict.fromkeys(scores["estimator"]) if c != REAL]
-    columns += [REAL] if REAL in table.columns else []
-    table = table.loc[order, columns]
-    best = scores.drop_duplicates("metric").set_index("metric")["best"]
-    table.insert(0, "best", best.loc[order])
-    return table
 
 
 def _format(value: Any) -> str:

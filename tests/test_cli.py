@@ -386,6 +386,8 @@ def test_compare_calls_compare_with_the_options(files, tmp_path, monkeypatch, ca
                     "fit_seconds",
                 ],
                 "value": [0.9, 0.8, 0.7, 1.5, 2.5],
+                "group": ["fidelity"] * 3 + ["time"] * 2,
+                "best": ["higher"] * 3 + ["lower"] * 2,
             }
         )
 
@@ -433,10 +435,10 @@ def test_compare_calls_compare_with_the_options(files, tmp_path, monkeypatch, ca
         "verbose": False,
     }
     lines = out.splitlines()
-    assert lines[0].split() == ["real", "data", "gmm", "vae"]
-    assert lines[-2].split() == ["column_shapes", "0.9", "0.8", "0.7"]
-    assert lines[-1].split() == ["fit_seconds", "-", "1.5", "2.5"]
-    assert pd.read_csv(scores).shape == (5, 3)
+    assert lines[0].split() == ["best", "gmm", "vae", "real", "data"]
+    assert lines[-2].split() == ["column_shapes", "higher", "0.8", "0.7", "0.9"]
+    assert lines[-1].split() == ["fit_seconds", "lower", "1.5", "2.5", "-"]
+    assert pd.read_csv(scores).shape == (5, 5)
     assert f"report: {report}" in err
 
     code, _, err = run(
@@ -452,7 +454,15 @@ def test_compare_passes_image_labels(labels, files, monkeypatch, capsys):
 
     def fake_compare(estimators, data, **kwargs):
         calls.append(kwargs)
-        return pd.DataFrame({"estimator": ["gmm"], "metric": ["fit_seconds"], "value": [1.0]})
+        return pd.DataFrame(
+            {
+                "estimator": ["gmm"],
+                "metric": ["fit_seconds"],
+                "value": [1.0],
+                "group": ["time"],
+                "best": ["lower"],
+            }
+        )
 
     monkeypatch.setattr(hybridgen.compare, "compare", fake_compare)
     code, _, err = run(
@@ -480,7 +490,7 @@ def test_compare_end_to_end(files, capsys):
     ]
     code, out, err = run(["compare", files["csv"], "--models", "gmm", *params], capsys)
     assert code == 0, err
-    assert out.split("\n")[0].split() == ["real", "data", "gmm", "best"]
+    assert out.split("\n")[0].split() == ["best", "gmm", "real", "data"]
     assert "log_likelihood" in out and "column_shapes" in out
 
 
