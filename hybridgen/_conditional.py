@@ -22,7 +22,7 @@ belongs to a model fitted with labels.
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Mapping
+from collections.abc import Collection, Hashable, Mapping
 from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any, NamedTuple
@@ -40,7 +40,9 @@ __all__ = [
     "NumericRange",
     "NumericValues",
     "encode_conditions",
+    "encode_labels",
     "impose",
+    "satisfied",
 ]
 
 
@@ -197,6 +199,47 @@ def encode_conditions(
     return _assemble(parts, n_rows, shared)
 
 
+def encode_labels(classes: np.ndarray, conditions: Any, n_rows: int, owner: str) -> np.ndarray:
+    """Class indices of the images to draw from a model fitted with labels.
+
+    Parameters
+    ----------
+    classes : ndarray of shape (n_classes,)
+        The fitted ``classes_``.
+    conditions : a label, or array-like of shape (n_rows,) with one label per image
+    n_rows : int
+    owner : str
+        The estimator's name, for messages.
+
+    Returns
+    -------
+    labels : ndarray of int64 of shape (n_rows,)
+        Indices into ``classes``.
+    """
+    if isinstance(conditions, Mapping | pd.DataFrame):
+        raise DataValidationError(
+            f"{owner} was fitted on images with class labels; conditions are a class label "
+            f"or one label per image, not a {type(conditions).__name__}. Expected one of "
+            f"{classes.tolist()[: 4 * _MAX_SHOWN]}."
+        )
+    values = np.asarray(conditions, dtype=object)
+    if values.ndim == 0:
+        values = np.full(n_rows, values.item(), dtype=object)
+    elif values.ndim != 1 or len(values) != n_rows:
+        raise DataValidationError(
+            f"conditions hold {values.shape} labels, but n_samples is {n_rows}; expected one "
+            "class label, or one label per sampled image."
+        )
+    codes = pd.Index(list(classes), dtype=object).get_indexer(values.tolist())
+    if (codes < 0).any():
+        unknown = pd.unique(values[codes < 0])[:_MAX_SHOWN].tolist()
+        raise DataValidationError(
+            f"conditions give the class label(s) {unknown}, which {owner} was not fitted "
+            f"with; expected one of {classes.tolist()[: 4 * _MAX_SHOWN]}."
+        )
+    return codes.astype(np.int64)
+
+
 def impose(X: Any, conditions: EncodedConditions, transformer: Any) -> Any:
     """Write the exact given values into the decoded numeric cells and clip ranged cells
     to their range (decoding an encoded value is exact only up to rounding).
@@ -222,6 +265,49 @@ def impose(X: Any, conditions: EncodedConditions, transformer: Any) -> Any:
         column = _column_values(X, bounds.column)
         _set_column(X, specs[bounds.column], np.clip(column, bounds.low, bounds.high))
     return X
+
+
+def satisfied(
+    X: Any,
+    conditions: EncodedConditions,
+    rows: np.ndarray,
+    transformer: Any,
+    columns: Collection[Hashable],
+) -> np.ndarray:
+    """Whether decoded row ``X[i]`` meets the conditions of row ``rows[i]`` on ``columns``
+    (a rejection sampler's test).
+
+    Parameters
+    ----------
+    X : DataFrame or ndarray of shape (n_candidates, n_features)
+        Decoded candidate rows.
+    conditions : EncodedConditions
+    rows : ndarray of int of shape (n_candidates,)
+        The row of conditions each candidate is tested against.
+    transformer : the fitted TabularTransformer
+    columns : collection of column names
+        Only conditions on these columns are tested.
+
+    Returns
+    -------
+    ok : ndarray of bool of shape (n_candidates,)
+    """
+    specs = {spec.name: spec for spec in transformer.columns_}
+    ok = np.ones(len(rows), dtype=bool)
+    for forced in conditions.categories:
+        if forced.column in columns:
+            want = forced.slots[rows]
+            values = pd.Series(np.asarray(X[forced.column], dtype=object))
+            ok &= (want < 0) | (_category_slots(specs[forced.column], values) == want)
+    for number in conditions.numbers:
+        if number.column in columns:
+            want = number.values[rows]
+            ok &= np.isnan(want) | (_column_values(X, number.column) == want)
+    for bounds in conditions.ranges:
+        if bounds.column in columns:
+            got = _column_values(X, bounds.column)
+            ok &= (got >= bounds.low) & (got <= bounds.high)
+    return ok
 
 
 # ---------------------------------------------------------------------------------------

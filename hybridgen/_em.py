@@ -40,10 +40,11 @@ class MixtureLayout(NamedTuple):
     flag_pos: np.ndarray  # position in ``cont`` of the cell each indicator refers to
     cat_cols: np.ndarray  # encoded indices of categorical one-hot columns
     blocks: tuple[tuple[int, int], ...]
+    n_labels: int = 0  # width of a class-label block after all others (images with ``y``)
 
     @property
     def n_discrete(self) -> int:
-        return len(self.cat_cols) + 2 * len(self.flag_cols)
+        return len(self.cat_cols) + 2 * len(self.flag_cols) + self.n_labels
 
 
 def mixture_layout(spans: Any) -> MixtureLayout:
@@ -118,6 +119,22 @@ def mixture_data(
     onehot = torch.cat([Zt[:, layout.cat_cols], pairs], dim=1)
     impossible = ((onehot @ block_matrix(layout, device, dtype)) == 0).any(1)
     return MixtureData(X, missing, onehot, impossible)
+
+
+def with_labels(
+    layout: MixtureLayout, data: MixtureData, codes: np.ndarray, n_classes: int
+) -> tuple[MixtureLayout, MixtureData]:
+    """Add class labels as one more discrete variable of every component.
+
+    The one-hot labels, shape (n, n_classes), go after the other discrete columns and
+    one block of width ``n_classes`` after the other blocks, so EM learns P_k(y) as it
+    learns any categorical column. ``codes`` are class indices, shape (n,).
+    """
+    index = torch.as_tensor(codes, dtype=torch.long, device=data.onehot.device)
+    onehot = torch.nn.functional.one_hot(index, n_classes).to(data.onehot.dtype)
+    blocks = (*layout.blocks, (layout.n_discrete, n_classes))
+    layout = layout._replace(blocks=blocks, n_labels=layout.n_labels + n_classes)
+    return layout, data._replace(onehot=torch.cat([data.onehot, onehot], dim=1))
 
 
 # ---------------------------------------------------------------------------------------
@@ -434,6 +451,30 @@ def sample_gaussians(
         rows = (comp == k).nonzero().squeeze(1)
         out[rows] += noise[rows] @ L[k].T
     return out
+
+
+def label_log_posterior(weights: torch.Tensor, label_probs: torch.Tensor) -> torch.Tensor:
+    """log p(k | y) = log w_k + log P_k(y) - log sum_j w_j P_j(y), shape (n_classes, K).
+
+    ``label_probs`` is P_k(y), shape (K, n_classes). A class no component can produce
+    has a row of -inf (NaN is avoided).
+    """
+    joint = torch.log(weights)[None, :] + torch.log(label_probs).T
+    norm = torch.logsumexp(joint, dim=1, keepdim=True)
+    return joint - torch.where(torch.isfinite(norm), norm, 0.0)
+
+
+def components_given_labels(
+    log_posterior: torch.Tensor, labels: torch.Tensor, generator: torch.Generator
+) -> torch.Tensor:
+    """One component per row drawn from ``log_posterior[labels[i]]``, shape (n,); the
+    draw is made class by class from each class's posterior (n_classes, K)."""
+    comp = torch.empty(len(labels), dtype=torch.long, device=labels.device)
+    for c in torch.unique(labels).tolist():
+        rows = (labels == c).nonzero().squeeze(1)
+        probs = torch.exp(log_posterior[c])
+        comp[rows] = torch.multinomial(probs, len(rows), replacement=True, generator=generator)
+    return comp
 
 
 def sample_discrete(

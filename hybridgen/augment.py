@@ -3,7 +3,9 @@
 :func:`augment` fits a generative model to the features and the label together, then
 samples rows *conditioned on the label* (``sample(conditions=...)``), so every
 generated row comes with the class it was generated for. Conditioning, not rejection:
-a rare class costs no more to generate than a common one.
+a rare class costs no more to generate than a common one. Tables: the label is one
+more categorical column (a neural model is given it as a condition column). Images:
+the model is fitted with the labels, ``fit(X, y)``, and draws images of each class.
 """
 
 from __future__ import annotations
@@ -34,9 +36,12 @@ def augment(
     Parameters
     ----------
     estimator : an unfitted hybridgen estimator
-        Cloned and fitted on ``X`` with ``y`` as one more categorical column; it must
-        support ``sample(conditions=...)`` (GaussianMixture does, exactly).
-    X : DataFrame or array-like of shape (n_samples, n_features)
+        Cloned and fitted on ``X`` with ``y`` as one more categorical column (added to
+        its ``condition_columns`` when it has that parameter, so a neural model
+        learns to generate given the label), or on images with ``y`` as labels; it
+        must support ``sample(conditions=...)``.
+    X : DataFrame, array-like of shape (n_samples, n_features), or images of shape
+        (n_samples, H, W) or (n_samples, C, H, W)
         The real training rows; never modified.
     y : array-like of shape (n_samples,)
         Their class labels.
@@ -49,7 +54,7 @@ def augment(
 
     Returns
     -------
-    X_augmented : DataFrame or ndarray of shape (n_samples + n_generated, n_features)
+    X_augmented : DataFrame, ndarray of shape (n_samples + n_generated, n_features), or images
         The real rows first, then the generated ones, of the kind and dtypes of ``X``.
     y_augmented : ndarray of shape (n_samples + n_generated,)
         The labels, the generated rows' being the classes they were conditioned on.
@@ -65,22 +70,32 @@ def augment(
     >>> np.bincount(y_aug).tolist()
     [90, 90]
     """
-    frame, is_array = _as_frame(X)
+    images = not isinstance(X, pd.DataFrame) and np.ndim(X) in (3, 4)
     labels = np.asarray(y)
-    if labels.ndim != 1 or len(labels) != len(frame):
+    if labels.ndim != 1 or len(labels) != len(X):
         raise DataValidationError(
-            f"y must be 1-D with one label per row of X ({len(frame)}); got shape {labels.shape}."
+            f"y must be 1-D with one label per row of X ({len(X)}); got shape {labels.shape}."
         )
     counts = _counts_to_generate(pd.Series(labels).value_counts(sort=False), strategy)
-    target = _free_name(frame.columns)
+    frame, is_array = (None, False) if images else _as_frame(X)
     model = clone(estimator)
     if random_state is not None and "random_state" in model.get_params():
         model.set_params(random_state=random_state)
-    classes = pd.Categorical(labels)
-    model.fit(frame.assign(**{target: classes}))
     wanted = np.repeat(np.asarray(counts.index, dtype=object), counts.to_numpy())
     if len(wanted) == 0:
         return (X.copy() if hasattr(X, "copy") else np.array(X)), labels.copy()
+    if frame is None:  # images: a model of p(x | y), sampled per class
+        model.fit(X, labels)
+        drawn = model.sample(len(wanted), conditions=wanted, random_state=random_state)
+        return np.concatenate([np.asarray(X), drawn]), np.concatenate(
+            [labels, wanted.astype(labels.dtype)]
+        )
+    target = _free_name(frame.columns)
+    if "condition_columns" in model.get_params():  # a neural model: given the label
+        given = list(model.get_params()["condition_columns"] or [])
+        model.set_params(condition_columns=[*given, target])
+    classes = pd.Categorical(labels)
+    model.fit(frame.assign(**{target: classes}))
     conditions = pd.DataFrame({target: pd.Categorical(wanted, categories=classes.categories)})
     drawn = model.sample(len(wanted), conditions=conditions, random_state=random_state)
     generated = drawn.drop(columns=[target])
@@ -98,9 +113,8 @@ def _as_frame(X: Any) -> tuple[pd.DataFrame, bool]:
     array = np.asarray(X)
     if array.ndim != 2:
         raise DataValidationError(
-            "augment takes a DataFrame or a 2-D array of rows; got an array of shape "
-            f"{array.shape} (images need a model fitted with labels, which is not supported "
-            "yet)."
+            "augment takes a DataFrame, a 2-D array of rows, or images of shape (N, H, W) "
+            f"or (N, C, H, W); got an array of shape {array.shape}."
         )
     columns = [f"x{i}" for i in range(array.shape[1])]
     return pd.DataFrame(array.astype(np.float64), columns=columns), True

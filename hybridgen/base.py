@@ -18,6 +18,15 @@ hooks on encoded data:
     encoded rows drawn from the model's conditional given an
     :class:`~hybridgen._conditional.EncodedConditions` (``sample(conditions=...)``,
     already checked against the fitted layout), shape (n_samples, n_encoded).
+``_sample_encoded_for_labels(labels, generator)``
+    images fitted with class labels ``y``: encoded images drawn given each row's class
+    (indices into ``classes_``, shape (n_samples,)), shape (n_samples, n_encoded).
+
+Images may be fitted with labels, ``fit(X, y)``: :meth:`GenerativeModel._fit_labels`
+records ``classes_`` and the model learns p(x | y) and p(y); ``sample(conditions=label)``
+draws images of that class, and ``score_samples(X)`` stays log p(x), the labels summed
+out. For tables and arrays ``y`` is ignored, as scikit-learn's density estimators do:
+put the label in the table and condition on its column.
 
 What ``score`` means
 --------------------
@@ -55,6 +64,7 @@ from os import PathLike
 from typing import Any, TypeVar
 
 import numpy as np
+import pandas as pd
 import torch
 from safetensors import safe_open
 from safetensors.numpy import save_file
@@ -62,9 +72,15 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils import check_random_state
 
 from . import _serialization
-from ._conditional import EncodedConditions, encode_conditions, impose
+from ._conditional import EncodedConditions, encode_conditions, encode_labels, impose
 from ._validation import Interval, validate_params
-from .exceptions import HybridgenWarning, InvalidParameterError, ModelFormatError, NotFittedError
+from .exceptions import (
+    DataValidationError,
+    HybridgenWarning,
+    InvalidParameterError,
+    ModelFormatError,
+    NotFittedError,
+)
 from .transform import make_transformer
 
 __all__ = ["GenerativeModel", "bits_per_dim", "load", "resolve_device", "torch_generator"]
@@ -120,6 +136,7 @@ class GenerativeModel(DensityMixin, BaseEstimator):
     """Base class of hybridgen's estimators; see the module docstring for the contract."""
 
     _parameter_constraints: dict[str, list[Any]] = {}
+    classes_: np.ndarray  # images fitted with labels only
     #: small settings for smoke tests and the demo (a few seconds on a CPU)
     _quick_params: dict[str, Any] = {}
 
@@ -145,6 +162,11 @@ class GenerativeModel(DensityMixin, BaseEstimator):
     ) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _sample_encoded_for_labels(
+        self, labels: np.ndarray, generator: torch.Generator
+    ) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
     # -- shared steps used by ``fit`` ------------------------------------------------------
     def _validate_params(self) -> None:
         validate_params(self)
@@ -161,6 +183,35 @@ class GenerativeModel(DensityMixin, BaseEstimator):
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
         return Z
+
+    def _fit_labels(self, X: Any, y: Any) -> np.ndarray | None:
+        """Images fitted with labels: record ``classes_`` and return each image's class
+        index, shape (n_samples,). None (and no ``classes_``) for tables, arrays and
+        images without labels; ``y`` is ignored for tables and arrays."""
+        if hasattr(self, "classes_"):
+            del self.classes_
+        if y is None or self.transformer_.input_kind_ != "image":
+            return None
+        labels = np.asarray(y)
+        n = len(X)
+        if labels.ndim != 1 or len(labels) != n:
+            raise DataValidationError(
+                f"y must hold one class label per image: expected shape ({n},), got {labels.shape}."
+            )
+        if pd.isna(labels).any():
+            raise DataValidationError(
+                f"y has {int(pd.isna(labels).sum())} missing label(s); every image needs a "
+                "class label."
+            )
+        try:
+            classes, codes = np.unique(labels, return_inverse=True)
+        except TypeError:
+            raise DataValidationError(
+                "y mixes label types that cannot be ordered (e.g. numbers and strings); "
+                "expected labels of one type."
+            ) from None
+        self.classes_ = classes
+        return codes.astype(np.int64)
 
     def _device(self) -> torch.device:
         return resolve_device(getattr(self, "device", "auto"))
@@ -244,6 +295,9 @@ class GenerativeModel(DensityMixin, BaseEstimator):
               drawn row (``n_samples`` must equal its length), NaN meaning "no
               condition" for that cell; row i of the result satisfies row i.
 
+            * Images fitted with labels (``fit(X, y)``): a class label for every image,
+              or a sequence of ``n_samples`` labels, one per image.
+
             Conditioned cells hold exactly the given value (in the column's dtype) and
             ranged cells lie inside their range. An unknown column, a category not seen
             at fit time, a malformed range or a condition the model gives probability
@@ -263,16 +317,19 @@ class GenerativeModel(DensityMixin, BaseEstimator):
                 f"the range [1, inf). Got {n_samples!r} instead."
             )
         generator = torch_generator(self._rng(random_state), self._device())
-        if conditions is not None:
-            return self._sample_conditioned(int(n_samples), conditions, generator)
-        Z = self._sample_encoded(int(n_samples), generator)
-        return self.transformer_.inverse_transform(Z)
+        if conditions is not None and hasattr(self, "classes_"):
+            labels = encode_labels(self.classes_, conditions, int(n_samples), type(self).__name__)
+            return self.transformer_.inverse_transform(
+                self._sample_encoded_for_labels(labels, generator)
+            )
+        return self._sample_rows(int(n_samples), conditions, generator)
 
-    def _sample_conditioned(
-        self, n_samples: int, conditions: Any, generator: torch.Generator
-    ) -> Any:
-        """Rows meeting ``conditions``: checked and encoded once (:mod:`hybridgen._conditional`),
-        drawn by ``_sample_encoded_given``, decoded, then given their exact values."""
+    def _sample_rows(self, n_samples: int, conditions: Any, generator: torch.Generator) -> Any:
+        """Decoded rows, drawn unconditionally (``conditions`` None) or meeting
+        ``conditions``: checked and encoded once (:mod:`hybridgen._conditional`), drawn by
+        ``_sample_encoded_given``, decoded, then given their exact values."""
+        if conditions is None:
+            return self.transformer_.inverse_transform(self._sample_encoded(n_samples, generator))
         encoded = encode_conditions(self.transformer_, conditions, n_samples, type(self).__name__)
         if encoded.is_empty:  # e.g. {} or a DataFrame of NaN: the unconditional draw
             Z = self._sample_encoded(n_samples, generator)

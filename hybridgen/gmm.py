@@ -38,7 +38,9 @@ from ._em import (
     cholesky_from_precisions,
     chunk_size,
     complete_stats,
+    components_given_labels,
     initial_responsibilities,
+    label_log_posterior,
     m_step,
     mixture_data,
     mixture_layout,
@@ -47,6 +49,7 @@ from ._em import (
     sample_discrete,
     sample_gaussians,
     weighted_log_prob,
+    with_labels,
 )
 from ._em_conditional import (
     PosteriorGroup,
@@ -137,7 +140,11 @@ class GaussianMixture(GenerativeModel):
     discrete_probs_ : ndarray of shape (n_components, n_discrete)
         Per component, the probability of each one-hot discrete column (categories of
         each categorical column, then [observed, missing] for each numeric column with
-        missing values); each block sums to one.
+        missing values); each block sums to one. For images fitted with labels,
+        P_k(class), one column per entry of ``classes_`` (images have no other discrete
+        columns).
+    classes_ : ndarray of shape (n_classes,)
+        The sorted class labels of images fitted with ``y``; defined only then.
     converged_ : bool
     n_iter_ : int
     lower_bound_ : float
@@ -168,6 +175,14 @@ class GaussianMixture(GenerativeModel):
     A condition the model gives probability zero (a category absent from the fitted
     data, a range beyond every component's reach in float precision) raises a
     :class:`~hybridgen.exceptions.DataValidationError` at once.
+
+    Images fitted with class labels, ``fit(images, y)``, make the class one more
+    discrete variable of every component (as a categorical column of a table is): EM
+    learns P_k(y) beside each component's Gaussian over pixels. ``score_samples``,
+    ``predict`` and ``predict_proba`` see pixels only, the label summed out (log p(x)
+    is the pixel mixture's density), and ``sample(n, conditions=label)``, or one label
+    per image, draws exactly from p(x | y): a component from p(k | y), proportional to
+    ``w_k P_k(y)``, then its Gaussian pixels.
 
     Examples
     --------
@@ -260,17 +275,29 @@ class GaussianMixture(GenerativeModel):
         ----------
         X : DataFrame, array-like of shape (n_samples, n_features), or images of shape
             (n_samples, H, W) or (n_samples, C, H, W)
-        y : ignored
+        y : array-like of shape (n_samples,), default=None
+            Images: class labels; the model then learns p(x, y), each component holding
+            a distribution over the classes, and ``sample(conditions=label)`` draws
+            images of a class. Tables and arrays: ignored.
 
         Returns
         -------
         self : GaussianMixture
+
+        Raises
+        ------
+        InvalidParameterError
+            With ``warm_start``, when the classes of ``y`` differ from the previous fit's.
         """
         self._validate_params()
         warm = self.warm_start and hasattr(self, "converged_")
-        previous = self._params(torch.device("cpu"), torch.float64) if warm else None
+        previous = self._params(torch.device("cpu"), torch.float64, labels=True) if warm else None
+        previous_classes = getattr(self, "classes_", None)
         rng = self._rng()
         Z = self._fit_transformer(X)
+        codes = self._fit_labels(X, y)
+        if warm:
+            self._check_same_classes(previous_classes)
         Z = dequantize(self.transformer_, Z, rng)
         if len(Z) < self.n_components:
             raise InvalidParameterError(
@@ -280,6 +307,8 @@ class GaussianMixture(GenerativeModel):
         device, dtype = self._device(), _DTYPES[self.dtype]
         layout = mixture_layout(self.transformer_.layout_)
         data = mixture_data(Z, layout, device, dtype)
+        if codes is not None:  # the class label: one more discrete variable per component
+            layout, data = with_labels(layout, data, codes, len(self.classes_))
         data, shift = centred(data)  # EM on centred cells: exact, and stabler second moments
         blocks = block_matrix(layout, device, dtype)
         config = {
@@ -318,6 +347,25 @@ class GaussianMixture(GenerativeModel):
         self.lower_bounds_ = lower_bounds
         self.lower_bound_ = lower_bounds[-1] if lower_bounds else -math.inf
         return self
+
+    def _check_same_classes(self, previous: np.ndarray | None) -> None:
+        """A warm start continues the previous parameters, so the class labels (one
+        discrete block of every component) must be the ones fitted before."""
+        current = getattr(self, "classes_", None)
+        if previous is None and current is None:
+            return
+        if previous is not None and current is not None and np.array_equal(previous, current):
+            return
+        shown = lambda c: "no labels" if c is None else f"classes {c.tolist()}"  # noqa: E731
+        if previous is None:
+            del self.classes_
+        else:
+            self.classes_ = previous
+        raise InvalidParameterError(
+            "warm_start=True continues the previous fit, which had "
+            f"{shown(previous)}, but this fit has {shown(current)}. Fit with the same "
+            "class labels, or set warm_start=False."
+        )
 
     def _initial_params(
         self,
@@ -358,7 +406,8 @@ class GaussianMixture(GenerativeModel):
             shape = _PRECISION_SHAPES[self.covariance_type](K, D)
             prec = as_t(self.precisions_init, shape, "precisions_init")
             params.precisions_cholesky = cholesky_from_precisions(prec, self.covariance_type)
-            params.covariances = torch.linalg.inv(prec) if prec.ndim >= 2 else 1.0 / prec
+            diagonal = self.covariance_type in ("diag", "spherical")  # (K, D) may be square
+            params.covariances = 1.0 / prec if diagonal else torch.linalg.inv(prec)
         return params
 
     # -- state <-> attributes -------------------------------------------------------------
@@ -373,14 +422,19 @@ class GaussianMixture(GenerativeModel):
         )
         self.discrete_probs_ = to_np(params.probs)
 
-    def _params(self, device: torch.device, dtype: torch.dtype) -> Params:
+    def _params(self, device: torch.device, dtype: torch.dtype, *, labels: bool = False) -> Params:
+        """The fitted parameters as tensors. Without ``labels`` the class-label block of
+        images fitted with ``y`` is summed out: each P_k(y) sums to one, so summing it out
+        drops the block, leaving the mixture over pixels."""
         as_t = lambda a: torch.as_tensor(a, device=device, dtype=dtype)  # noqa: E731
+        n_discrete = mixture_layout(self.transformer_.layout_).n_discrete
+        probs = self.discrete_probs_ if labels else self.discrete_probs_[:, :n_discrete]
         return Params(
             as_t(self.weights_),
             as_t(self.means_),
             as_t(self.covariances_),
             as_t(self.precisions_cholesky_),
-            as_t(self.discrete_probs_),
+            as_t(probs),
         )
 
     # -- inference ------------------------------------------------------------------------
@@ -422,7 +476,9 @@ class GaussianMixture(GenerativeModel):
         K, D = self.means_.shape
         cov = {"full": K * D * (D + 1) / 2, "tied": D * (D + 1) / 2, "diag": K * D, "spherical": K}
         layout = mixture_layout(self.transformer_.layout_)
-        discrete = K * sum(width - 1 for _, width in layout.blocks)
+        widths = [width for _, width in layout.blocks]
+        widths += [len(self.classes_)] if hasattr(self, "classes_") else []
+        discrete = K * sum(width - 1 for width in widths)
         return int(cov[self.covariance_type] + K * D + K - 1 + discrete)
 
     def bic(self, X: Any) -> float:
@@ -472,6 +528,29 @@ class GaussianMixture(GenerativeModel):
         free = [b for b in layout.blocks if bool(distinct.free[:, b[0]].any())]
         onehot = sample_discrete(comp, params.probs, tuple(free), generator)
         return self._encoded_rows(X, torch.where(cond.free, onehot, cond.forced))
+
+    def _sample_encoded_for_labels(
+        self, labels: np.ndarray, generator: torch.Generator
+    ) -> np.ndarray:
+        """Images given their classes, exactly: each row's component from p(k | y), worked
+        out once per class, then the component's Gaussian pixels."""
+        device, dtype = generator.device, _DTYPES[self.dtype]
+        params = self._params(device, dtype, labels=True)
+        offset = mixture_layout(self.transformer_.layout_).n_discrete
+        log_posterior = label_log_posterior(params.weights, params.probs[:, offset:])
+        impossible = ~torch.isfinite(log_posterior.amax(1)).cpu().numpy()
+        requested = np.unique(labels)
+        if impossible[requested].any():
+            names = self.classes_[requested[impossible[requested]]].tolist()
+            raise DataValidationError(
+                f"conditions give the class label(s) {names}, which the model gives "
+                "probability zero (no component can produce them); expected a class "
+                "the model can draw."
+            )
+        index = torch.as_tensor(labels, dtype=torch.long, device=device)
+        comp = components_given_labels(log_posterior, index, generator)
+        X = sample_gaussians(comp, params, self.covariance_type, generator)
+        return self._encoded_rows(X, X.new_zeros(len(X), 0))
 
     def _encoded_rows(self, X: torch.Tensor, onehot: torch.Tensor) -> np.ndarray:
         """Encoded rows from continuous cells (n, D) and discrete one-hots (n, n_discrete)."""

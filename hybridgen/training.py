@@ -30,7 +30,7 @@ from torch import nn
 from ._validation import Interval
 from .base import GenerativeModel, torch_generator
 from .callbacks import Callback, EarlyStopping, ProgressBar
-from .exceptions import HybridgenWarning, InvalidParameterError, NumericalError
+from .exceptions import HybridgenWarning, NumericalError
 
 __all__ = ["Losses", "NeuralGenerativeModel", "TrainingState", "train"]
 
@@ -245,9 +245,11 @@ def flush_denormals() -> Iterator[None]:
 class NeuralGenerativeModel(GenerativeModel):
     """Fit skeleton shared by the neural estimators (VAE, VAEGAN).
 
-    ``fit`` is: fit the data layer, ``_prepare(Z)`` (data-dependent choices), build the
-    networks (``_build_module()``, weights drawn from ``random_state``), move the
-    encoded rows to the device once (``_tensors(Z)``), and :func:`train`. Subclasses
+    ``fit`` is: fit the data layer, the labels and the conditions
+    (``_fit_conditions``, condition vectors for a conditional decoder), ``_prepare(Z)``
+    (data-dependent choices), build the networks (``_build_module()``, weights drawn
+    from ``random_state``), move the encoded rows and condition vectors to the device
+    once (``_tensors(Z, conditions)``), and :func:`train`. Subclasses
     implement those hooks, ``_parameter_groups()``, ``_losses(tensors, generator)``
     (and ``_optimizer_options()`` for several groups, ``_batch_source`` for batches
     other than a uniform permutation) and the inference hooks of
@@ -281,7 +283,10 @@ class NeuralGenerativeModel(GenerativeModel):
         ----------
         X : DataFrame, array-like of shape (n_samples, n_features), or images of shape
             (n_samples, H, W) or (n_samples, C, H, W)
-        y : ignored
+        y : array-like of shape (n_samples,), default=None
+            Images: class labels; the decoder then learns p(x | y) and ``sample`` takes
+            a class as ``conditions``. Tables and arrays: ignored (name label columns in
+            ``condition_columns`` instead).
 
         Returns
         -------
@@ -291,11 +296,12 @@ class NeuralGenerativeModel(GenerativeModel):
         Z = self._fit_transformer(X)
         device = self._device()
         rng = self._rng()
+        conditions = self._fit_conditions(X, self._fit_labels(X, y), rng)
         self._prepare(Z)
         self.module_ = self._seeded_module(rng).to(device)
         generator = torch_generator(rng, device)
         fraction = self.validation_fraction if self.early_stopping else 0.0
-        data, valid = split_validation(self._tensors(Z), fraction, generator)
+        data, valid = split_validation(self._tensors(Z, conditions), fraction, generator)
         self.history_: list[dict[str, float]] = []
         callbacks = self._callbacks(has_validation=valid is not None)
         with flush_denormals():
@@ -307,17 +313,12 @@ class NeuralGenerativeModel(GenerativeModel):
     def _prepare(self, Z: np.ndarray) -> None:
         """Resolve data-dependent choices before the networks are built (default: none)."""
 
-    def _sample_conditioned(
-        self, n_samples: int, conditions: Any, generator: torch.Generator
-    ) -> Any:
-        """Conditional sampling of the neural estimators (``sample(conditions=...)``):
-        not yet; they will learn to condition during training."""
-        raise InvalidParameterError(
-            f"The 'conditions' parameter of {type(self).__name__}.sample is not supported "
-            f"yet: the neural estimators learn conditioning during training, from "
-            f"condition_columns (coming). Use conditions=None, or GaussianMixture, which "
-            f"conditions exactly."
-        )
+    def _fit_conditions(
+        self, X: Any, labels: np.ndarray | None, rng: np.random.RandomState
+    ) -> np.ndarray | None:
+        """Condition vectors of the training rows, (n_samples, width), or None for an
+        unconditional model (the default)."""
+        return None
 
     def _settings(self) -> dict[str, Any]:
         return {

@@ -28,6 +28,7 @@ only. ``elbo`` gives the evidence lower bound with the same draws.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection, Hashable
 from numbers import Integral, Real
 from typing import Any
 
@@ -38,6 +39,7 @@ from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from torch import nn
 
 from . import _serialization
+from ._conditioning import ConditionalDecoderMixin
 from ._validation import Interval, Options
 from .base import torch_generator
 from .exceptions import InvalidParameterError
@@ -52,13 +54,16 @@ _LOG_2PI = math.log(2.0 * math.pi)
 # ---------------------------------------------------------------------------------------
 # Tables: what the layout says, the targets read from encoded rows, the likelihood
 # ---------------------------------------------------------------------------------------
-def table_spec(transformer: Any) -> dict[str, Any]:
-    """Index bookkeeping for a table encoded with ``numeric="mode"``."""
+def table_spec(transformer: Any, exclude: Collection[Hashable] = ()) -> dict[str, Any]:
+    """Index bookkeeping for a table encoded with ``numeric="mode"``: every column but
+    those in ``exclude`` (the condition columns a conditional decoder is given)."""
     spans: dict[Any, dict[str, Any]] = {}
     for span in transformer.layout_:
         spans.setdefault(span.column, {})[span.kind] = span
     numeric, categorical = [], []
     for column in transformer.columns_:
+        if column.name in exclude:
+            continue
         own = spans[column.name]
         if "mode" in own:
             params = transformer.numeric_params_[column.name]
@@ -260,7 +265,12 @@ class VAEModule(nn.Module):
 # The estimator
 # ---------------------------------------------------------------------------------------
 @_serialization.register
-class VAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralGenerativeModel):
+class VAE(
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    ConditionalDecoderMixin,
+    NeuralGenerativeModel,
+):
     """Variational autoencoder for tables and images, with a likelihood in data space.
 
     Parameters
@@ -280,6 +290,13 @@ class VAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralGenerativeMod
         Modes of the per-column mixtures of the mode-specific normalisation.
     n_importance : int, default=64
         Samples of the importance-weighted estimate used by ``score_samples``.
+    condition_columns : list of column names or None, default=None
+        Tables: columns the decoder is given rather than generates, so that
+        ``sample(conditions=...)`` on them is exact (values, categories and ranges,
+        per row or for all rows); they are modelled by a GaussianMixture
+        (``condition_prior_``). Conditions on other columns fall back to bounded
+        rejection. See :mod:`hybridgen._conditioning`. Images condition on class
+        labels passed as ``fit(X, y)`` instead.
     epochs : int, default=300
     batch_size : int, default=500
     learning_rate : float, default=1e-3
@@ -310,6 +327,14 @@ class VAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralGenerativeMod
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Defined only when fitted on a DataFrame with string column names.
     transformer_ : TabularTransformer or ImageTransformer
+    condition_columns_ : list
+        The condition columns, in the data's order (empty without).
+    condition_prior_ : GaussianMixture or None
+        The model of the condition columns.
+    classes_ : ndarray of shape (n_classes,)
+        Images fitted with labels: the classes.
+    class_log_prior_ : ndarray of shape (n_classes,) or None
+        Images fitted with labels: log frequency of each class.
 
     Examples
     --------
@@ -340,6 +365,7 @@ class VAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralGenerativeMod
         "pixel_likelihood": [Options({"auto", "bernoulli", "logistic"})],
         "max_modes": [Interval(Integral, 1, None, "left")],
         "n_importance": [Interval(Integral, 1, None, "left")],
+        "condition_columns": [list, tuple, None],
     }
 
     def __init__(
@@ -352,6 +378,7 @@ class VAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralGenerativeMod
         pixel_likelihood: str = "auto",
         max_modes: int = 10,
         n_importance: int = 64,
+        condition_columns: list[Any] | None = None,
         epochs: int = 300,
         batch_size: int = 500,
         learning_rate: float = 1e-3,
@@ -372,6 +399,7 @@ class VAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralGenerativeMod
         self.pixel_likelihood = pixel_likelihood
         self.max_modes = max_modes
         self.n_importance = n_importance
+        self.condition_columns = condition_columns
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -419,12 +447,23 @@ class VAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralGenerativeMod
                 auto if self.pixel_likelihood == "auto" else self.pixel_likelihood
             )
 
-    def _tensors(self, Z: np.ndarray) -> tuple[torch.Tensor, ...]:
-        """Encoded rows on the module's device, with the table likelihood's targets."""
+    def _tensors(self, Z: np.ndarray, C: np.ndarray | None = None) -> tuple[torch.Tensor, ...]:
+        """Encoded rows on the module's device, with the table likelihood's targets, and
+        the rows' condition vectors ``C`` last when given."""
         Zt = torch.as_tensor(Z, dtype=torch.float32, device=self._module_device())
-        if self._is_image():
-            return (Zt,)
-        return (Zt, *table_targets(Zt, self._head()))
+        tensors = (Zt,) if self._is_image() else (Zt, *table_targets(Zt, self._head()))
+        if C is None:
+            return tensors
+        return (*tensors, torch.as_tensor(C, dtype=torch.float32, device=Zt.device))
+
+    def _user_condition(self, tensors: tuple[torch.Tensor, ...]) -> torch.Tensor | None:
+        """The condition vectors of training rows (their last tensor), if conditioned."""
+        return tensors[-1] if self._has_conditions() else None
+
+    def _batch_source(self, data: tuple[torch.Tensor, ...], batch_size: int) -> Any:
+        """Training-by-sampling over categorical conditions, else uniform batches."""
+        conditioned = self._conditioned_batches(data, batch_size)
+        return conditioned or super()._batch_source(data, batch_size)
 
     def _module_device(self) -> torch.device:
         return next(self.module_.parameters()).device
@@ -441,7 +480,7 @@ class VAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralGenerativeMod
         latent = int(self.latent_dim)
         decoder_in = latent + self._condition_width()
         if not self._is_image():
-            head = TableHead(table_spec(self.transformer_))
+            head = TableHead(table_spec(self.transformer_, exclude=self.condition_columns_))
             body = mlp(self.transformer_.n_encoded_, hidden[:-1], hidden[-1])
             encoder = GaussianEncoder(nn.Sequential(body, nn.ReLU()), hidden[-1], latent)
             decoder = _Decoder(mlp(decoder_in, hidden[::-1], head.n_outputs), head)
@@ -462,8 +501,8 @@ class VAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralGenerativeMod
         return VAEModule(encoder, decoder, None)
 
     def _condition_width(self) -> int:
-        """Width of the condition vector appended to the decoder's input (none here)."""
-        return 0
+        """Width of the condition vector appended to the decoder's input."""
+        return self._user_condition_width()
 
     def _parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         return {"vae": list(self.module_.parameters())}
@@ -477,7 +516,7 @@ class VAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralGenerativeMod
     def _log_px_given_z(self, out: Any, tensors: tuple[torch.Tensor, ...]) -> torch.Tensor:
         """log p(x | z) in the original data space, shape (batch,)."""
         if not self._is_image():
-            return table_log_likelihood(out, tensors[1:], self._head().stds)
+            return table_log_likelihood(out, tensors[1:5], self._head().stds)
         if self.pixel_likelihood_ == "bernoulli":
             return bernoulli_log_likelihood(out, tensors[0])
         levels = 256 if self.transformer_.dtype_ == "uint8" else None
@@ -499,7 +538,7 @@ class VAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralGenerativeMod
         return self._log_px_given_z(out, tensors), kl, out
 
     def _losses(self, tensors: tuple[torch.Tensor, ...], generator: torch.Generator) -> Losses:
-        log_px, kl, _ = self._reconstruct(tensors, generator)
+        log_px, kl, _ = self._reconstruct(tensors, generator, self._user_condition(tensors))
         return Losses(
             terms={"vae": -(log_px - self.beta * kl).mean()},
             objective=-(log_px - kl).mean(),
@@ -507,8 +546,9 @@ class VAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralGenerativeMod
         )
 
     @torch.no_grad()
-    def _importance_terms(self, Z: np.ndarray) -> torch.Tensor:
-        """log p(x, z_s) - log q(z_s | x) for ``n_importance`` draws z_s per row, (n, S).
+    def _importance_terms(self, Z: np.ndarray, C: np.ndarray | None = None) -> torch.Tensor:
+        """log p(x, z_s) - log q(z_s | x) for ``n_importance`` draws z_s per row, (n, S),
+        given the rows' condition vectors ``C`` when the decoder takes condition columns.
 
         The standard-normal draws are shared by all rows (common random numbers,
         from ``random_state``), so each row's estimate depends on that row alone.
@@ -518,7 +558,7 @@ class VAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralGenerativeMod
         generator = torch_generator(self._rng(), device)
         eps = torch.randn(S, L, generator=generator, device=device)
         log_q_eps = -0.5 * (eps**2).sum(-1) - 0.5 * L * _LOG_2PI  # (S,)
-        tensors = self._tensors(Z)
+        tensors = self._tensors(Z, C)
         chunk = max(1, 8192 // S)
         parts = []
         for start in range(0, len(Z), chunk):
@@ -535,19 +575,56 @@ class VAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralGenerativeMod
         return torch.cat(parts).double()
 
     def _n_importance_draws(self) -> int:
+        if self.class_log_prior_ is not None:  # the same number of draws for every class
+            K = len(self.class_log_prior_)
+            return K * math.ceil(int(self.n_importance) / K)
         return int(self.n_importance)
 
     def _importance_conditions(
         self, tensors: tuple[torch.Tensor, ...], n_draws: int
     ) -> tuple[torch.Tensor | None, torch.Tensor | float]:
         """Condition vectors of the ``n_draws`` importance draws of each row, shape
-        (batch * n_draws, C), and log p(c) - log q(c | x), shape (batch, n_draws); an
-        unconditional decoder has none (and 0)."""
+        (batch * n_draws, C), and log p(c) - log q(c | x), broadcastable to (batch,
+        n_draws): the row's own condition vector (the last tensor) for condition
+        columns, classes in turn for labelled images; none (and 0) when unconditional."""
+        n, device = len(tensors[0]), tensors[0].device
+        if self.class_log_prior_ is not None:
+            return self._class_importance_conditions(n, n_draws, device)
+        if self.condition_prior_ is not None:
+            return tensors[-1].repeat_interleave(n_draws, dim=0), 0.0
         return None, 0.0
 
     def _log_likelihood(self, Z: np.ndarray) -> np.ndarray:
-        terms = self._importance_terms(Z)
-        return (torch.logsumexp(terms, dim=1) - math.log(terms.shape[1])).cpu().numpy()
+        return _log_mean_exp(self._importance_terms(Z))
+
+    def score_samples(self, X: Any) -> np.ndarray:
+        """Log-likelihood of each row in the original data space (nats), estimated by
+        importance sampling (see the module docstring).
+
+        With ``condition_columns`` it is log p(x_c) + log p(x_rest | x_c): the condition
+        columns under ``condition_prior_`` plus the decoder's estimate of the rest.
+        Images fitted with labels: log p(x), the class summed out.
+
+        Parameters
+        ----------
+        X : data of the kind fitted, n_samples rows
+
+        Returns
+        -------
+        log_likelihood : ndarray of shape (n_samples,)
+        """
+        terms, log_prior = self._terms_and_prior(X)
+        return _log_mean_exp(terms) + log_prior
+
+    def _terms_and_prior(self, X: Any) -> tuple[torch.Tensor, np.ndarray | float]:
+        """Importance terms (n, S) of the generated part of each row, and the condition
+        columns' log-likelihood under the prior (0 without condition columns)."""
+        Z = self._encode(X)
+        if self.condition_prior_ is None:
+            return self._importance_terms(Z), 0.0
+        data = self._condition_data(X)
+        terms = self._importance_terms(Z, self._condition_vectors(data))
+        return terms, self.condition_prior_.score_samples(data)
 
     def elbo(self, X: Any) -> np.ndarray:
         """Evidence lower bound of each row (nats, original data space), averaged over
@@ -561,7 +638,8 @@ class VAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralGenerativeMod
         -------
         elbo : ndarray of shape (n_samples,)
         """
-        return self._importance_terms(self._encode(X)).mean(1).cpu().numpy()
+        terms, log_prior = self._terms_and_prior(X)
+        return terms.mean(1).cpu().numpy() + log_prior
 
     # -- sampling and the latent space ----------------------------------------------------
     def _decode(
@@ -597,10 +675,10 @@ class VAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralGenerativeMod
 
     @torch.no_grad()
     def _sample_encoded(self, n_samples: int, generator: torch.Generator) -> np.ndarray:
-        z = torch.randn(
-            n_samples, int(self.latent_dim), generator=generator, device=generator.device
-        )
-        return self._decode(z.to(self._module_device()), generator)
+        z = self._drawn_latents(n_samples, generator)
+        if self.class_log_prior_ is not None:  # a class from p(y), then the image
+            return self._decode(z, generator, self._drawn_class_vectors(n_samples, generator))
+        return self._decode(z, generator)
 
     @torch.no_grad()
     def transform(self, X: Any) -> np.ndarray:
@@ -630,6 +708,12 @@ class VAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralGenerativeMod
         X : data of the kind fitted, n_samples rows
         """
         self._check_fitted()
+        if self._has_conditions():
+            raise InvalidParameterError(
+                f"{type(self).__name__}.inverse_transform decodes latents of an unconditional "
+                "model; this one was fitted with condition_columns or class labels, and its "
+                "decoder needs them: use sample(conditions=...)."
+            )
         z = torch.as_tensor(np.asarray(Z, dtype=np.float32), device=self._module_device())
         if z.ndim != 2 or z.shape[1] != int(self.latent_dim):
             raise InvalidParameterError(
@@ -637,3 +721,8 @@ class VAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralGenerativeMod
                 f"got shape {tuple(z.shape)}."
             )
         return self.transformer_.inverse_transform(self._decode(z, None))
+
+
+def _log_mean_exp(terms: torch.Tensor) -> np.ndarray:
+    """log of the mean of exp(terms) over draws (axis 1), shape (n,)."""
+    return (torch.logsumexp(terms, dim=1) - math.log(terms.shape[1])).cpu().numpy()

@@ -45,7 +45,9 @@ draws.
 Images: a DCGAN-style convolutional discriminator with spectral normalisation. A
 fake image is the decoder's mean image (Bernoulli probabilities, or the logistic
 means); ``sample`` returns that image (Bernoulli draws of it for binary data), not
-the likelihood's per-pixel noise, as in the paper.
+the likelihood's per-pixel noise, as in the paper. Fitted with class labels, the
+decoder is given the class (:mod:`hybridgen._conditioning`); the discriminator is
+not, and judges realism alone.
 """
 
 from __future__ import annotations
@@ -164,11 +166,13 @@ def relaxed_table(
 
 class VAEGANModule(VAEModule):
     """The VAE's encoder and decoder, and a discriminator; ``condition_offsets``
-    (n_columns,) and ``condition_probs`` (n_columns, max_categories) describe the
-    condition vectors when the decoder is conditional."""
+    (n_columns,) and ``condition_probs`` (n_columns, max_categories) describe CTGAN's
+    condition vectors when the decoder uses them; ``judged`` (n_encoded,) is 1 on the
+    encoded cells the discriminator sees (0 on condition columns, which are given)."""
 
     condition_offsets: torch.Tensor
     condition_probs: torch.Tensor
+    judged: torch.Tensor
 
     def __init__(
         self,
@@ -176,6 +180,7 @@ class VAEGANModule(VAEModule):
         discriminator: Discriminator,
         condition_widths: list[int],
         condition_probs: np.ndarray,
+        judged: np.ndarray,
     ):
         super().__init__(vae.encoder, vae.decoder, vae.image_shape)
         self.discriminator = discriminator
@@ -187,6 +192,9 @@ class VAEGANModule(VAEModule):
             "condition_probs",
             torch.as_tensor(condition_probs, dtype=torch.float32),
             persistent=False,
+        )
+        self.register_buffer(
+            "judged", torch.as_tensor(judged, dtype=torch.float32), persistent=False
         )
 
 
@@ -221,10 +229,16 @@ class VAEGAN(VAE):
         The discriminator's Adam learning rate (its betas are (0.5, 0.9)).
     pac : int, default=10
         Tables: rows per pack judged together by the discriminator.
+    condition_columns : list of column names or None, default=None
+        As for :class:`~hybridgen.VAE`; the discriminator then judges each row's
+        generated columns beside its condition vector.
     training_by_sampling : bool, default=True
         Tables with categorical columns: condition the decoder on one category of one
         categorical column per row, with training rows drawn by training-by-sampling
         (CTGAN's conditional vector). False: an unconditional decoder, uniform batches.
+        With ``condition_columns`` (or labelled images) the decoder is given those
+        conditions instead, training rows drawn by training-by-sampling over their
+        categories.
 
     Attributes
     ----------
@@ -239,7 +253,7 @@ class VAEGAN(VAE):
         Empirical frequencies of the categories (the conditions' p(c)); empty without
         a conditional decoder.
     n_epochs_, architecture_, pixel_likelihood_, n_features_in_, feature_names_in_,
-    transformer_
+    transformer_, condition_columns_, condition_prior_, classes_, class_log_prior_
         As for :class:`~hybridgen.VAE`.
 
     Examples
@@ -289,6 +303,7 @@ class VAEGAN(VAE):
         pixel_likelihood: str = "auto",
         max_modes: int = 10,
         n_importance: int = 64,
+        condition_columns: list[Any] | None = None,
         epochs: int = 300,
         batch_size: int = 500,
         learning_rate: float = 1e-3,
@@ -310,6 +325,7 @@ class VAEGAN(VAE):
             pixel_likelihood=pixel_likelihood,
             max_modes=max_modes,
             n_importance=n_importance,
+            condition_columns=condition_columns,
             epochs=epochs,
             batch_size=batch_size,
             learning_rate=learning_rate,
@@ -341,7 +357,7 @@ class VAEGAN(VAE):
                 f"positive ints. Got {self.discriminator_dims!r} instead."
             )
         spans = self._category_spans()
-        conditional = bool(self.training_by_sampling) and bool(spans)
+        conditional = bool(self.training_by_sampling) and bool(spans) and not self._has_conditions()
         self.condition_probs_ = category_frequencies(Z, spans) if conditional else np.zeros((0, 0))
 
     def _category_spans(self) -> list[tuple[int, int]]:
@@ -357,7 +373,9 @@ class VAEGAN(VAE):
         return [stop - start for start, stop in self._category_spans()]
 
     def _condition_width(self) -> int:
-        return sum(self._condition_widths())
+        if self.condition_probs_.size:  # CTGAN's vector: one category of one column
+            return sum(self._condition_widths())
+        return super()._condition_width()  # the user's conditions, or none
 
     def _pac(self) -> int:
         return 1 if self._is_image() else int(self.pac)
@@ -372,7 +390,13 @@ class VAEGAN(VAE):
             width = (self.transformer_.n_encoded_ + self._condition_width()) * self._pac()
             body, n_features = table_discriminator_body(width, dims), dims[-1]
         discriminator = Discriminator(body, n_features, self._pac())
-        return VAEGANModule(vae, discriminator, self._condition_widths(), self.condition_probs_)
+        judged = np.ones(0 if self._is_image() else self.transformer_.n_encoded_)
+        for span in () if self._is_image() else self.transformer_.layout_:
+            if span.column in self.condition_columns_:  # given, not generated: not judged
+                judged[span.start : span.stop] = 0.0
+        return VAEGANModule(
+            vae, discriminator, self._condition_widths(), self.condition_probs_, judged
+        )
 
     def _parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         return {
@@ -399,7 +423,7 @@ class VAEGAN(VAE):
         conditioned column of every row (batch,)."""
         pac = self._pac()
         size = max(pac, batch_size - batch_size % pac)
-        if not self._condition_width():
+        if not self.condition_probs_.size:
             return super()._batch_source(data, size)
         sampler = CategorySampler(data[4], self.condition_probs_.shape[1])
         steps = math.ceil(len(data[0]) / size)
@@ -423,8 +447,8 @@ class VAEGAN(VAE):
     ) -> tuple[tuple[torch.Tensor, ...], torch.Tensor | None, torch.Tensor | None]:
         """(row tensors, conditioned columns, condition vectors); the columns end a
         training ``batch`` (see ``_batch_source``), and are drawn uniformly otherwise."""
-        if not self._condition_width():
-            return tensors, None, None
+        if not self.condition_probs_.size:
+            return tensors, None, self._user_condition(tensors)
         if batch:
             rows, columns = tensors[:-1], tensors[-1]
         else:
@@ -448,6 +472,8 @@ class VAEGAN(VAE):
         """Discriminator input: images reshaped, table rows with their conditions."""
         if self._is_image():
             return x.view(-1, *self.transformer_.image_shape_)
+        if self.condition_columns_:
+            x = x * self.module_.judged
         return x if condition is None else torch.cat([x, condition], dim=1)
 
     def _loss_parts(
@@ -519,6 +545,8 @@ class VAEGAN(VAE):
 
     # -- likelihood -----------------------------------------------------------------------
     def _n_importance_draws(self) -> int:
+        if not self.condition_probs_.size:
+            return super()._n_importance_draws()
         step = 2 * max(len(self.condition_probs_), 1)
         return step * math.ceil(int(self.n_importance) / step)
 
@@ -530,8 +558,8 @@ class VAEGAN(VAE):
         columns in each half. Weighted by p(c) / q(c | x) with q the mixture of the two
         halves, the estimate is unbiased for sum_c p(c) p(x | c) (every condition is
         covered) and converges to log p(x) as ``n_importance`` grows."""
-        if not self._condition_width():
-            return None, 0.0
+        if not self.condition_probs_.size:
+            return super()._importance_conditions(tensors, n_draws)
         n, device = len(tensors[0]), tensors[0].device
         probs = self.module_.condition_probs
         draw = torch.arange(n_draws, device=device)
@@ -560,7 +588,7 @@ class VAEGAN(VAE):
         generator: torch.Generator | None,
         condition: torch.Tensor | None = None,
     ) -> np.ndarray:
-        if condition is None and self._condition_width():
+        if condition is None and self.condition_probs_.size:
             draws = generator if generator is not None else torch_generator(self._rng(), z.device)
             columns, categories = draw_conditions(self.module_.condition_probs, len(z), draws)
             condition = condition_vectors(

@@ -63,7 +63,7 @@ def test_same_seed_same_rows():
         ({"strategy": "oversample"}, InvalidParameterError, "'strategy' parameter of augment"),
         ({"strategy": 0.0}, InvalidParameterError, "a float in the range \\(0, inf\\)"),
         ({"y": np.zeros(3)}, DataValidationError, "one label per row of X \\(40\\)"),
-        ({"X": np.zeros((40, 4, 4))}, DataValidationError, "images need a model fitted"),
+        ({"X": np.zeros((40, 4, 4, 2, 2))}, DataValidationError, "or images of shape"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, error, message):
@@ -74,7 +74,26 @@ def test_bad_arguments_are_named(kwargs, error, message):
         augment(GaussianMixture(n_components=1), X, y, **args)
 
 
-def test_a_model_that_cannot_condition_says_so():
-    X, y = np.random.default_rng(0).normal(size=(60, 2)), (np.arange(60) % 3 == 0).astype(int)
-    with pytest.raises(InvalidParameterError, match="conditions"):
-        augment(VAE(epochs=1, hidden_dims=(8,), latent_dim=2), X, y)
+def test_a_neural_model_is_given_the_label_as_a_condition_column():
+    table = make_mixed_table(300, random_state=0)
+    X, y = table.drop(columns="plan"), table["plan"].astype(str).to_numpy()
+    vae = VAE(epochs=1, hidden_dims=(8,), latent_dim=2, device="cpu", condition_columns=["age"])
+    X_aug, y_aug = augment(vae, X, y, random_state=0)
+    counts = pd.Series(y_aug).value_counts()
+    assert (counts == counts.max()).all() and len(X_aug) == len(y_aug)
+    assert vae.condition_columns == ["age"]  # the caller's estimator is left alone
+    assert X_aug.dtypes.equals(X.dtypes)
+
+
+def test_images_are_augmented_per_class():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 60, (40, 6, 6)).astype(np.uint8)
+    images[30:, 3:, 3:] = 255
+    labels = np.array([0] * 30 + [1] * 10)
+    X_aug, y_aug = augment(
+        GaussianMixture(n_components=2, covariance_type="diag"), images, labels, random_state=0
+    )
+    assert X_aug.shape == (60, 6, 6) and X_aug.dtype == np.uint8
+    assert np.bincount(y_aug).tolist() == [30, 30]
+    np.testing.assert_array_equal(X_aug[:40], images)
+    assert X_aug[40:, 4:, 4:].mean() > 200 > X_aug[40:, :2, :2].mean()

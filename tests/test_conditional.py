@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 from scipy.stats import norm, truncnorm
 
-from hybridgen import VAE, VAEGAN, ConvergenceWarning, GaussianMixture
+from hybridgen import ConvergenceWarning, GaussianMixture
 from hybridgen._conditional import encode_conditions
 from hybridgen._em_conditional import log_normal_interval, truncated_standard_normal
 from hybridgen.datasets import make_mixed_table
-from hybridgen.exceptions import DataValidationError, InvalidParameterError
+from hybridgen.exceptions import DataValidationError
 
 N = 200_000  # draws for the statistical checks; tolerances are 5 standard errors
 Z_TOL = 5.0
@@ -458,15 +458,6 @@ def test_unreachable_range_fails_quickly():
     # far, but within float precision: sampled, not refused
     X = gm.sample(1000, random_state=0, conditions={0: (25.0, None)})
     assert X[:, 0].min() >= 25.0
-
-
-@pytest.mark.parametrize("cls", [VAE, VAEGAN])
-def test_neural_estimators_refuse_conditions_for_now(cls, rng):
-    X = rng.normal(size=(64, 2))
-    est = cls(**{**cls._quick_params, "epochs": 1, "random_state": 0, "device": "cpu"}).fit(X)
-    assert est.sample(3, conditions=None).shape == (3, 2)
-    with pytest.raises(InvalidParameterError, match="'conditions'.*condition_columns"):
-        est.sample(3, conditions={0: 1.0})
 
 
 # ---------------------------------------------------------------------------------------

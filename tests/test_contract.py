@@ -138,3 +138,89 @@ class TestContract:
             est.sample(0)
         with pytest.raises(InvalidParameterError, match="random_state"):
             make(cls, random_state="seed").fit(mixed_frame)
+
+
+def make_conditional(cls, columns, **extra):
+    """A quick instance that conditions on ``columns``: a neural estimator is told to
+    learn them (``condition_columns``); a mixture conditions on any column exactly."""
+    est = make(cls, **extra)
+    if "condition_columns" in est.get_params():
+        est.set_params(condition_columns=list(columns))
+    return est
+
+
+def labelled_images(digits_images):
+    return digits_images, np.array(["blob-a"] * 60 + ["blob-b"] * 60)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+class TestConditionalContract:
+    """sample(conditions=...): every returned row meets every condition exactly."""
+
+    def test_dict_conditions_hold_in_every_row(self, cls, mixed_frame):
+        est = make_conditional(cls, ["size", "age", "member"]).fit(mixed_frame)
+        out = est.sample(80, conditions={"size": "M", "age": (30, 45), "member": True})
+        assert (out["size"] == "M").all() and out["member"].all()
+        assert out["age"].between(30, 45).all()
+        assert out.dtypes.equals(mixed_frame.dtypes)
+        assert list(out["size"].cat.categories) == ["S", "M", "L"]
+
+    def test_per_row_dataframe_conditions(self, cls, mixed_frame):
+        est = make_conditional(cls, ["size", "age"]).fit(mixed_frame)
+        rows = pd.DataFrame({"size": ["S", None, "L", "M"], "age": [30, 50, np.nan, 41]})
+        out = est.sample(4, conditions=rows, random_state=1)
+        assert out["size"].iloc[[0, 2, 3]].tolist() == ["S", "L", "M"]
+        assert out["age"].iloc[[0, 1, 3]].tolist() == [30, 50, 41]
+
+    def test_a_column_outside_the_learned_ones(self, cls, mixed_frame):
+        """Neural estimators fall back to bounded rejection; rows still meet it."""
+        est = make_conditional(cls, ["size"]).fit(mixed_frame)
+        out = est.sample(30, conditions={"size": "L", "city": "north"}, random_state=0)
+        assert (out["size"] == "L").all() and (out["city"] == "north").all()
+
+    def test_same_seed_same_conditional_rows(self, cls, mixed_frame):
+        est = make_conditional(cls, ["size"]).fit(mixed_frame)
+        a = est.sample(20, conditions={"size": "S"}, random_state=4)
+        pd.testing.assert_frame_equal(a, est.sample(20, conditions={"size": "S"}, random_state=4))
+
+    def test_save_load_keeps_the_conditional(self, cls, mixed_frame, tmp_path):
+        est = make_conditional(cls, ["size", "age"]).fit(mixed_frame)
+        est.save(tmp_path / "c.hg")
+        back = hybridgen.load(tmp_path / "c.hg")
+        np.testing.assert_array_equal(
+            back.score_samples(mixed_frame), est.score_samples(mixed_frame)
+        )
+        conditions = {"size": "L", "age": (20, 30)}
+        pd.testing.assert_frame_equal(
+            est.sample(10, conditions=conditions, random_state=2),
+            back.sample(10, conditions=conditions, random_state=2),
+        )
+
+    def test_impossible_conditions_fail_quickly_and_clearly(self, cls, mixed_frame):
+        import time
+
+        est = make_conditional(cls, ["size"]).fit(mixed_frame)
+        start = time.perf_counter()
+        with pytest.raises(DataValidationError, match="'XL'"):
+            est.sample(10_000, conditions={"size": "XL"})
+        with pytest.raises(DataValidationError, match="income"):
+            est.sample(10_000, conditions={"income": (1e6, 2e6)})
+        assert time.perf_counter() - start < 5.0
+
+    def test_labelled_images(self, cls, digits_images):
+        X, y = labelled_images(digits_images)
+        est = make(cls).fit(X, y)
+        assert list(est.classes_) == ["blob-a", "blob-b"]
+        out = est.sample(6, conditions="blob-b")
+        assert out.shape == (6, 8, 8) and out.dtype == np.uint8
+        assert est.sample(3, conditions=["blob-a", "blob-b", "blob-a"]).shape == (3, 8, 8)
+        ll = est.score_samples(X)  # log p(x), the label summed out
+        assert ll.shape == (120,) and np.isfinite(ll).all()
+        with pytest.raises(DataValidationError, match="'blob-c'.*blob-a"):
+            est.sample(2, conditions="blob-c")
+        with pytest.raises(DataValidationError, match="one class label per image"):
+            make(cls).fit(X, y[:-1])
+        refit = est.fit(X)  # without labels: unconditional again
+        assert not hasattr(refit, "classes_")
+        with pytest.raises(DataValidationError, match="fitted on images"):
+            refit.sample(2, conditions="blob-a")

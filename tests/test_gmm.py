@@ -8,12 +8,18 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from scipy.stats import multivariate_normal
+from scipy.special import logsumexp
+from scipy.stats import multivariate_normal, norm
 from sklearn.exceptions import ConvergenceWarning as SkConvergenceWarning
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
 from hybridgen import GaussianMixture
-from hybridgen.exceptions import ConvergenceWarning, InvalidParameterError, UnseenCategoryWarning
+from hybridgen.exceptions import (
+    ConvergenceWarning,
+    DataValidationError,
+    InvalidParameterError,
+    UnseenCategoryWarning,
+)
 
 from .conftest import adult_path, requires_cuda
 
@@ -240,3 +246,188 @@ def test_adult_subsample_fits(rng):
         warnings.simplefilter("ignore", ConvergenceWarning)
         gm.fit(df)
     assert np.isfinite(gm.score(df))
+
+
+# -- images fitted with class labels -------------------------------------------------------
+_CORNERS = [(0, 0), (3, 3), (0, 3), (3, 0)]  # where each template's bright 3x3 square sits
+
+
+def _template_images(rng, templates):
+    """6x6 uint8 images: a bright square at ``_CORNERS[t]`` on a dark ground, plus noise."""
+    images = np.full((len(templates), 6, 6), 40.0)
+    for i, t in enumerate(templates):
+        r, c = _CORNERS[t]
+        images[i, r : r + 3, c : c + 3] = 210.0
+    return np.clip(images + rng.normal(0, 12, images.shape), 0, 255).round().astype(np.uint8)
+
+
+def _nearest(images, centres):
+    """Index of the nearest centre image of each image (squared pixel distance)."""
+    diff = images[:, None].astype(float) - centres[None].astype(float)
+    return (diff**2).sum((2, 3)).argmin(1)
+
+
+@pytest.fixture
+def labelled_images(rng):
+    """300 images of three classes, one template each, with string labels."""
+    templates = rng.integers(0, 3, 300)
+    return _template_images(rng, templates), np.array(["ant", "bee", "cat"])[templates]
+
+
+def _labelled_fit(images, y, k=4, **params):
+    gm = GaussianMixture(k, covariance_type="diag", random_state=0, device="cpu", **params)
+    return gm.fit(images, y)
+
+
+def test_labelled_images_sample_the_class_asked(labelled_images):
+    images, y = labelled_images
+    gm = _labelled_fit(images, y)
+    assert gm.classes_.tolist() == ["ant", "bee", "cat"]
+    class_means = np.stack([images[y == c].mean(0) for c in gm.classes_])
+    for i, c in enumerate(gm.classes_):
+        drawn = gm.sample(200, conditions=c, random_state=0)
+        assert drawn.shape == (200, 6, 6) and drawn.dtype == np.uint8
+        assert (_nearest(drawn, class_means) == i).mean() > 0.95
+        gap = np.abs(drawn.mean(0) - class_means).mean((1, 2))
+        assert gap[i] < 5.0 and np.delete(gap, i).min() > 50.0
+    # one label per image: row i has the class asked
+    asked = np.array(["cat", "ant", "bee"] * 20)
+    drawn = gm.sample(60, conditions=list(asked), random_state=1)
+    assert (gm.classes_[_nearest(drawn, class_means)] == asked).all()
+
+
+def test_component_given_class_is_bayes_rule(rng):
+    """Class "a" is two well-separated templates (70/30), "b" a third: p(k | a) computed
+    by hand from weights_ and discrete_probs_ matches the components drawn for "a"."""
+    templates = rng.choice(3, 600, p=[0.42, 0.18, 0.4])
+    images = _template_images(rng, templates)
+    y = np.where(templates < 2, "a", "b")
+    gm = _labelled_fit(images, y, k=3)
+    a = gm.classes_.tolist().index("a")
+    joint = gm.weights_ * gm.discrete_probs_[:, a]
+    posterior = joint / joint.sum()
+    assert np.sort(posterior)[-2] > 0.2  # two components share class "a": not trivial
+    drawn = gm.sample(4000, conditions="a", random_state=0)
+    frequency = np.bincount(gm.predict(drawn), minlength=3) / 4000
+    np.testing.assert_allclose(frequency, posterior, atol=0.03)
+    # neither the weights alone nor P_k(a) alone give these frequencies
+    assert np.abs(frequency - gm.weights_).max() > 0.1
+    uniform = gm.discrete_probs_[:, a] / gm.discrete_probs_[:, a].sum()
+    assert np.abs(frequency - uniform).max() > 0.1
+
+
+def test_labelled_score_is_the_pixel_mixture_density(labelled_images):
+    """log p(x) with the label summed out: the diagonal-Gaussian mixture over pixels on
+    [0, 1], per 0..255 step (-D log 255), computed by hand."""
+    images, y = labelled_images
+    gm = _labelled_fit(images, y)
+    Z = images.reshape(len(images), -1) / 255.0
+    per_component = np.stack(
+        [
+            np.log(w) + norm.logpdf(Z, m, np.sqrt(c)).sum(1)
+            for w, m, c in zip(gm.weights_, gm.means_, gm.covariances_, strict=True)
+        ],
+        axis=1,
+    )
+    expected = logsumexp(per_component, axis=1) - Z.shape[1] * np.log(255.0)
+    np.testing.assert_allclose(gm.score_samples(images), expected, rtol=1e-9)
+    resp = np.exp(per_component - logsumexp(per_component, axis=1, keepdims=True))
+    np.testing.assert_allclose(gm.predict_proba(images), resp, atol=1e-9)
+    np.testing.assert_array_equal(gm.predict(images), resp.argmax(1))
+    # the same pixel parameters without labels: same score, K * (n_classes - 1) fewer
+    # parameters in the criteria
+    plain = GaussianMixture(
+        4,
+        covariance_type="diag",
+        weights_init=gm.weights_ / gm.weights_.sum(),
+        means_init=gm.means_,
+        precisions_init=gm.precisions_,
+        max_iter=0,
+        device="cpu",
+    ).fit(images)
+    np.testing.assert_allclose(plain.score_samples(images), expected, rtol=1e-9)
+    np.testing.assert_allclose(plain.covariances_, gm.covariances_, rtol=1e-9)
+    extra = 4 * (3 - 1)
+    n = len(images)
+    assert gm.bic(images) - plain.bic(images) == pytest.approx(extra * np.log(n), rel=1e-6)
+    assert gm.aic(images) - plain.aic(images) == pytest.approx(2 * extra, rel=1e-6)
+
+
+def test_label_conditions_are_checked(labelled_images):
+    images, y = labelled_images
+    gm = _labelled_fit(images, y)
+    with pytest.raises(DataValidationError, match=r"\['dog'\].*expected one of \['ant', 'bee'"):
+        gm.sample(3, conditions="dog")
+    with pytest.raises(DataValidationError, match="class label"):
+        gm.sample(3, conditions={"label": "ant"})
+    with pytest.raises(DataValidationError, match="n_samples is 3"):
+        gm.sample(3, conditions=["ant", "bee"])
+
+
+def test_y_is_checked_for_images_and_ignored_for_tables(labelled_images, rng):
+    images, y = labelled_images
+    with pytest.raises(DataValidationError, match=r"expected shape \(300,\), got \(299,\)"):
+        _labelled_fit(images, y[:-1])
+    X = _blobs(rng, n=200, d=2, k=2)
+    labels = rng.integers(0, 2, len(X))
+    for data in (X, pd.DataFrame(X, columns=["u", "v"])):
+        with_y = GaussianMixture(2, random_state=0, device="cpu").fit(data, labels)
+        without = GaussianMixture(2, random_state=0, device="cpu").fit(data)
+        assert not hasattr(with_y, "classes_")
+        assert with_y.discrete_probs_.shape == (2, 0)
+        np.testing.assert_array_equal(with_y.score_samples(data), without.score_samples(data))
+
+
+def test_refit_without_labels_drops_them_and_warm_start_keeps_them(labelled_images):
+    images, y = labelled_images
+    gm = _labelled_fit(images, y)
+    assert gm.discrete_probs_.shape == (4, 3)
+    np.testing.assert_allclose(gm.discrete_probs_.sum(1), 1.0)
+    gm.fit(images)
+    assert not hasattr(gm, "classes_") and gm.discrete_probs_.shape == (4, 0)
+    with pytest.raises(DataValidationError, match="fitted on images"):
+        gm.sample(3, conditions="ant")
+    warm = _labelled_fit(images, y, warm_start=True)
+    first = warm.lower_bound_
+    warm.fit(images, y)
+    assert warm.lower_bounds_[0] >= first - 1e-3  # continues (new dequantisation noise)
+    with pytest.raises(InvalidParameterError, match=r"classes \['ant', 'bee', 'cat'\].*no labels"):
+        warm.fit(images)
+    with pytest.raises(InvalidParameterError, match="warm_start=False"):
+        warm.fit(images, np.where(y == "cat", "ant", y))
+    assert warm.classes_.tolist() == ["ant", "bee", "cat"]
+
+
+def test_labelled_model_save_load_round_trip(labelled_images, tmp_path):
+    images, y = labelled_images
+    gm = _labelled_fit(images, y)
+    gm.save(tmp_path / "gm.safetensors")
+    loaded = GaussianMixture.load(tmp_path / "gm.safetensors")
+    assert loaded.classes_.tolist() == gm.classes_.tolist()
+    np.testing.assert_array_equal(loaded.score_samples(images), gm.score_samples(images))
+    np.testing.assert_array_equal(
+        loaded.sample(20, conditions="bee", random_state=3),
+        gm.sample(20, conditions="bee", random_state=3),
+    )
+    numeric = _labelled_fit(images, np.searchsorted(gm.classes_, y) + 7)
+    numeric.save(tmp_path / "numeric.safetensors")
+    again = GaussianMixture.load(tmp_path / "numeric.safetensors")
+    assert again.classes_.tolist() == [7, 8, 9]
+    assert again.sample(5, conditions=8, random_state=0).shape == (5, 6, 6)
+
+
+def test_label_posterior_and_a_class_no_component_produces(labelled_images):
+    from hybridgen._em import label_log_posterior
+
+    weights = torch.tensor([0.5, 0.3, 0.2], dtype=torch.float64)
+    probs = torch.tensor([[0.9, 0.1, 0.0], [0.2, 0.8, 0.0], [0.5, 0.5, 0.0]], dtype=torch.float64)
+    log_post = label_log_posterior(weights, probs).numpy()
+    joint = weights.numpy()[:, None] * probs.numpy()[:, :2]
+    np.testing.assert_allclose(np.exp(log_post[:2]), (joint / joint.sum(0)).T)
+    assert (log_post[2] == -np.inf).all()
+    images, y = labelled_images
+    gm = _labelled_fit(images, y)
+    gm.discrete_probs_[:, 1] = 0.0  # no component produces "bee"
+    with pytest.raises(DataValidationError, match=r"\['bee'\].*probability zero"):
+        gm.sample(4, conditions=["ant", "bee", "bee", "cat"])
+    assert gm.sample(2, conditions="ant").shape == (2, 6, 6)
