@@ -47,6 +47,14 @@ def _parse_bool(text: str) -> bool:
     return value
 
 
+def _parse_names(text: str) -> list[Any]:
+    """Comma-separated column names; integer positions when every item is an integer."""
+    names = [item.strip() for item in text.split(",") if item.strip()]
+    if names and all(item.lstrip("-").isdigit() for item in names):
+        return [int(item) for item in names]
+    return names
+
+
 def _boolean(text: str) -> bool | None:
     lowered = text.strip().lower()
     if lowered in ("true", "yes", "on", "1"):
@@ -125,6 +133,8 @@ def _value_parser(default: Any, constraints: Sequence[Any]) -> tuple[Callable[[s
         metavar = "{" + ",".join(choices) + "}" if choices else "STR"
     elif isinstance(default, tuple | list):
         parse, metavar = _parse_ints, "INT,..."
+    elif default is None and list in constraints:  # column names, or positions of an array
+        parse, metavar = _parse_names, "COLUMN,..."
     elif default is None and "array-like" in constraints:
         parse, metavar = _parse_numbers, "NUMBERS"
     elif default is None:  # any literal; the metavar from the constraint naming a number

@@ -305,7 +305,7 @@ class ConditionalDecoderMixin:
         rows_done: list[np.ndarray] = []
         pending = np.arange(n)
         per_row = drawn_total = accepted_total = 0
-        multiplier = 4
+        multiplier = 1  # one candidate per row first, then as many as the rate asks
         while len(pending):
             m = min(
                 multiplier,
@@ -339,7 +339,8 @@ class ConditionalDecoderMixin:
                     f"below an acceptance of 1 in {MAX_REJECTION_DRAWS}; add {rest} to "
                     "condition_columns and refit, or relax the conditions."
                 )
-            multiplier *= 4
+            rate = accepted_total / drawn_total  # about one hit expected per pending row
+            multiplier = max(m + 1, math.ceil(1.0 / rate)) if rate > 0 else 4 * m
         order = np.argsort(np.concatenate(rows_done), kind="stable")
         return _take(_concat(chosen), order)
 

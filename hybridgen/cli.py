@@ -278,6 +278,18 @@ def _sample_parser() -> _Parser:
         metavar="INT",
         help="seed of this draw (default: the model's random_state)",
     )
+    parser.add_argument(
+        "--where",
+        action="append",
+        metavar="COLUMN=VALUE",
+        default=[],
+        help="a condition every drawn row meets (repeatable): a category or number, or "
+        "a numeric range LOW..HIGH (either end may be left out), e.g. --where "
+        "income='>50K' --where age=30..40; columns of an array by position",
+    )
+    parser.add_argument(
+        "--label", metavar="LABEL", help="images fitted with labels: the class to draw"
+    )
     parser.add_argument("--device", help="device to sample on (default: the saved one)")
     _add_verbose(parser)
     return parser
@@ -286,11 +298,56 @@ def _sample_parser() -> _Parser:
 def _sample(args: argparse.Namespace, verbosity: int) -> int:
     model = _load(args.model, args.device)
     _check_output(args.output, images=_fitted_kind(model) == "image")
-    samples = model.sample(args.n_samples, random_state=args.seed)
+    conditions = _conditions(model, args.where, args.label)
+    samples = model.sample(args.n_samples, random_state=args.seed, conditions=conditions)
     _write_data(samples, args.output)
     if args.output is not None:
         _echo(f"wrote {_describe(samples)} to {args.output}")
     return 0
+
+
+def _conditions(model: Any, where: list[str], label: str | None) -> Any:
+    """``sample``'s conditions from ``--where COLUMN=VALUE`` and ``--label``, each value
+    read as the fitted column's kind (or class) expects."""
+    if label is not None:
+        classes = getattr(model, "classes_", None)
+        if classes is None:
+            raise InvalidParameterError(
+                "--label needs a model fitted on images with labels; this one has none."
+            )
+        matches = [c for c in classes.tolist() if str(c) == label]
+        return matches[0] if matches else label
+    if not where:
+        return None
+    specs = {str(spec.name): spec for spec in getattr(model.transformer_, "columns_", ())}
+    conditions: dict[Any, Any] = {}
+    for item in where:
+        name, sep, text = item.partition("=")
+        if not sep or name not in specs:
+            raise InvalidParameterError(
+                f"--where expects COLUMN=VALUE with one of the fitted columns "
+                f"{list(specs)[:10]}; got {item!r}."
+            )
+        spec = specs[name]
+        conditions[spec.name] = _condition_value(spec, text, item)
+    return conditions
+
+
+def _condition_value(spec: Any, text: str, item: str) -> Any:
+    if not spec.is_numeric:
+        matches = [c for c in spec.categories if str(c) == text]
+        return matches[0] if matches else text  # the model names the categories it knows
+    try:
+        if ".." in text:
+            low, high = (end.strip() for end in text.split("..", 1))
+            return (float(low) if low else None, float(high) if high else None)
+        number = float(text)
+    except ValueError:
+        raise InvalidParameterError(
+            f"--where {item!r}: column {spec.name!r} is numeric; expected a number or a "
+            "range LOW..HIGH."
+        ) from None
+    return int(number) if spec.kind == "integer" and number.is_integer() else number
 
 
 def _score_parser() -> _Parser:

@@ -275,6 +275,35 @@ def test_seed_makes_sample_reproducible(files, capsys):
     assert len(pd.read_csv(io.StringIO(draws[0]))) == 20
 
 
+def test_sample_where_conditions(files, tmp_path, capsys):
+    argv = ["sample", files["model"], "-n", 30, "--seed", 0, "--where", "region=north"]
+    code, out, _ = run([*argv, "--where", "age=30..40", "--where", "member=True"], capsys)
+    drawn = pd.read_csv(io.StringIO(out))
+    assert code == 0 and len(drawn) == 30
+    assert (drawn["region"] == "north").all() and drawn["age"].between(30, 40).all()
+    assert drawn["member"].all()
+    code, _, err = run([*argv, "--where", "age=old"], capsys)
+    assert code == 2
+    assert_one_line_error(err, "column 'age' is numeric")
+    code, _, err = run([*argv, "--where", "planet=mars"], capsys)
+    assert_one_line_error(err, "one of the fitted columns")
+    code, _, err = run([*argv[:-2], "--where", "region=mars"], capsys)
+    assert_one_line_error(err, "'mars'")
+
+
+def test_sample_a_class_of_labelled_images(files, tmp_path, capsys):
+    model = tmp_path / "labelled.hg"
+    images, labels = np.load(files["digits"]), np.load(files["labels"])
+    hybridgen.GaussianMixture(n_components=10, covariance_type="diag", random_state=0).fit(
+        images, labels
+    ).save(model)
+    out = tmp_path / "sevens.npy"
+    code, _, _ = run(["sample", model, "-n", 5, "--label", "7", "-o", out], capsys)
+    assert code == 0 and np.load(out).shape == (5, 8, 8)
+    code, _, err = run(["sample", files["model"], "--label", "7"], capsys)
+    assert_one_line_error(err, "--label needs a model fitted on images with labels")
+
+
 def test_verbose_logs_and_turns_on_progress(files, tmp_path, capsys):
     model = tmp_path / "m.hg"
     code, _, err = run(
