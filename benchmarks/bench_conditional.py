@@ -290,5 +290,6 @@ def main() -> None:
             f"--mnist-epochs {args.mnist_epochs} --seeds {args.seeds}",
         )
 
+
 if __name__ == "__main__":
     main()
