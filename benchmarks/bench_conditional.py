@@ -270,25 +270,20 @@ def main() -> None:
         body = speed(args.epochs)
         print(body)
         write_section("conditional-speed", body, command=command.format("speed"))
-    seeds = range(args.seeds)
-    if "augment-adult" in parts:
-        body = "\n".join(augment_adult(args.augment_epochs, seeds))
-        print(body)
-        write_section(
-            "augmentation-adult",
-            body,
-            command=f"python benchmarks/bench_conditional.py --parts augment-adult "
-            f"--augment-epochs {args.augment_epochs} --seeds {args.seeds}",
-        )
-    if "augment-mnist" in parts:
-        body = "\n".join(augment_mnist(args.mnist_epochs, seeds))
-        print(body)
-        write_section(
-            "augmentation-mnist",
-            body,
-            command=f"python benchmarks/bench_conditional.py --parts augment-mnist "
-            f"--mnist-epochs {args.mnist_epochs} --seeds {args.seeds}",
-        )
+    augmentations = {
+        "augment-adult": (augment_adult, "--augment-epochs", args.augment_epochs),
+        "augment-mnist": (augment_mnist, "--mnist-epochs", args.mnist_epochs),
+    }
+    for part, (run, flag, epochs) in augmentations.items():
+        if part in parts:
+            body = "\n".join(run(epochs, range(args.seeds)))
+            print(body)
+            write_section(
+                part.replace("augment-", "augmentation-"),
+                body,
+                command=f"python benchmarks/bench_conditional.py --parts {part} "
+                f"{flag} {epochs} --seeds {args.seeds}",
+            )
 
 
 if __name__ == "__main__":

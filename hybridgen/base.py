@@ -12,6 +12,8 @@ hooks on encoded data:
     log-likelihood of the rows encoded as ``Z`` in the ORIGINAL data space, shape
     (n_samples,): a model of a density over encoded values adds
     ``transformer_.log_abs_det_jacobian(Z)``.
+    (A model whose likelihood also needs the raw rows, as the VAE's with condition
+    columns does, overrides ``score_samples`` instead.)
 ``_sample_encoded(n_samples, generator)``
     encoded rows drawn from the model, shape (n_samples, n_encoded).
 ``_sample_encoded_given(n_samples, conditions, generator)``

@@ -594,9 +594,6 @@ class VAE(
             return tensors[-1].repeat_interleave(n_draws, dim=0), 0.0
         return None, 0.0
 
-    def _log_likelihood(self, Z: np.ndarray) -> np.ndarray:
-        return _log_mean_exp(self._importance_terms(Z))
-
     def score_samples(self, X: Any) -> np.ndarray:
         """Log-likelihood of each row in the original data space (nats), estimated by
         importance sampling (see the module docstring).
