@@ -287,34 +287,6 @@ def _categories(
     return tuple(categories), ordered
 
 
-def _infer_spec(
-    name: Hashable, column: pd.Series | np.ndarray, kind: str | None
-) -> tuple[ColumnSpec, np.ndarray | None]:
-    """The :class:`ColumnSpec` of one column, and its float values when numeric."""
-    missing = _isna(column)
-    n_missing = int(missing.sum())
-    if n_missing == missing.size:
-        raise DataValidationError(
-            f"Column {name!r} has no observed value (all {n_missing} are missing); drop it "
-            "or fill it before fitting."
-        )
-    kind = kind or _natural_kind(name, column)
-    common: dict[str, Any] = {
-        "name": name,
-        "kind": kind,
-        "dtype": str(column.dtype),
-        "has_missing": n_missing > 0,
-        "missing_rate": n_missing / missing.size,
-    }
-    if kind in NUMERIC_KINDS:
-        values = _numeric_values(name, column)
-        observed = values[~missing]
-        spec = ColumnSpec(**common, minimum=float(observed.min()), maximum=float(observed.max()))
-        return spec, values
-    categories, ordered = _categories(name, column, missing, kind)
-    return ColumnSpec(**common, categories=categories, ordered=ordered), None
-
-
 def _category_codes(column: pd.Series | np.ndarray, spec: ColumnSpec) -> np.ndarray:
     """Slot of each value; the missing slot for missing values when the column had any,
     -1 for values (and missing values) not seen at fit time."""

@@ -15,6 +15,7 @@ E[x_missing | x_observed, k] and the conditional covariance (Ghahramani & Jordan
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -380,6 +381,25 @@ def e_step(data: MixtureData, params: Params, cov_type: str, chunk: int) -> Stat
     return total
 
 
+def stats_from_params(params: Params, n: int, cov_type: str, reg_covar: float) -> Stats:
+    """Statistics of ``n`` rows whose :func:`m_step` gives back ``params`` (the rows a
+    fitted model has seen, summarised by what it learnt from them)."""
+    nk = params.weights * n
+    means = params.means
+    cov = params.covariances - reg_covar * (
+        torch.eye(means.shape[1], dtype=means.dtype, device=means.device)
+        if cov_type in ("full", "tied")
+        else 1.0
+    )
+    if cov_type in ("full", "tied"):
+        sxx = nk[:, None, None] * (cov + means[:, :, None] * means[:, None, :])
+    else:
+        spread = cov[:, None] if cov_type == "spherical" else cov
+        sxx = nk[:, None] * (spread + means**2)
+    zero = torch.zeros((), dtype=means.dtype, device=means.device)
+    return Stats(nk, nk[:, None] * means, sxx, nk[:, None] * params.probs, zero, n)
+
+
 def _covariance_from_stats(stats: Stats, nk: torch.Tensor, means: torch.Tensor, cov_type: str):
     if cov_type == "full":
         return stats.sxx / nk[:, None, None] - means[:, :, None] * means[:, None, :]
@@ -404,8 +424,22 @@ def m_step(stats: Stats, cov_type: str, reg_covar: float, blocks: torch.Tensor) 
     return Params(nk / nk.sum(), means, cov, precision_cholesky(cov, cov_type), probs)
 
 
+def pass_stats(parts: Iterable[MixtureData], params: Params, cov_type: str, chunk: int) -> Stats:
+    """:func:`e_step` over every part of the rows (chunks of a table read one by one)."""
+    total: Stats | None = None
+    for part in parts:
+        stats = e_step(part, params, cov_type, chunk)
+        if total is None:
+            total = stats
+        else:
+            total += stats
+    if total is None:
+        raise ValueError("pass_stats needs at least one row.")
+    return total
+
+
 def run_em(
-    data: MixtureData,
+    stats_at: Callable[[Params], Stats],
     params: Params,
     config: dict[str, Any],
     blocks: torch.Tensor,
@@ -413,13 +447,15 @@ def run_em(
 ) -> tuple[Params, list[float], bool]:
     """EM from ``params`` until the mean log-likelihood changes by less than ``tol``.
 
-    Returns the final parameters, the mean log-likelihood of each E-step, and whether
-    it converged (the loop of ``sklearn.mixture``: E-step, M-step, then the test).
+    ``stats_at(params)`` is one E-step over all the rows: the rows in memory, a pass
+    over chunks, or the sum over processes. Returns the final parameters, the mean
+    log-likelihood of each E-step, and whether it converged (the loop of
+    ``sklearn.mixture``: E-step, M-step, then the test).
     """
     lower_bounds: list[float] = []
     converged = False
     for _ in range(config["max_iter"]):
-        stats = e_step(data, params, config["covariance_type"], config["chunk"])
+        stats = stats_at(params)
         params = m_step(stats, config["covariance_type"], config["reg_covar"], blocks)
         lower_bounds.append(stats.loglik.item() / stats.n)
         if not math.isfinite(lower_bounds[-1]):
@@ -523,14 +559,30 @@ def _kmeans_features(data: MixtureData) -> torch.Tensor:
     return torch.cat([data.X / torch.where(std > 0, std, 1.0), data.onehot], dim=1)
 
 
+def observed_mean(data: MixtureData) -> torch.Tensor:
+    """Mean of the observed continuous cells, shape (n_cont,)."""
+    if data.missing is None:
+        return data.X.mean(0)
+    observed = (~data.missing).to(data.X.dtype)
+    return (data.X * observed).sum(0) / observed.sum(0).clamp_min(1.0)
+
+
+def shifted(data: MixtureData, shift: torch.Tensor) -> MixtureData:
+    """The rows with ``shift`` subtracted from the observed continuous cells."""
+    X = data.X - shift
+    return data._replace(X=X if data.missing is None else X.masked_fill(data.missing, 0.0))
+
+
 def centred(data: MixtureData) -> tuple[MixtureData, torch.Tensor]:
     """Subtract the mean of the observed continuous cells; returns the data and that mean.
 
     EM is equivariant under the shift, and uncentred second moments lose no precision.
     """
-    if data.missing is None:
-        shift = data.X.mean(0)
-        return data._replace(X=data.X - shift), shift
-    observed = (~data.missing).to(data.X.dtype)
-    shift = (data.X * observed).sum(0) / observed.sum(0).clamp_min(1.0)
-    return data._replace(X=(data.X - shift).masked_fill(data.missing, 0.0)), shift
+    shift = observed_mean(data)
+    return shifted(data, shift), shift
+
+
+def uniform_probs(n_components: int, blocks: torch.Tensor) -> torch.Tensor:
+    """(K, n_discrete) probabilities, uniform within each discrete block."""
+    widths = blocks @ blocks.sum(0)  # the width of each one-hot column's block
+    return (1.0 / widths).expand(n_components, -1).clone()

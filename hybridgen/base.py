@@ -13,7 +13,7 @@ hooks on encoded data:
     (n_samples,): a model of a density over encoded values adds
     ``transformer_.log_abs_det_jacobian(Z)``.
     (A model whose likelihood also needs the raw rows, as the VAE's with condition
-    columns does, overrides ``score_samples`` instead.)
+    columns does, overrides ``_score_rows(X)`` instead.)
 ``_sample_encoded(n_samples, generator)``
     encoded rows drawn from the model, shape (n_samples, n_encoded).
 ``_sample_encoded_given(n_samples, conditions, generator)``
@@ -74,8 +74,12 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils import check_random_state
 
 from . import _serialization
+from ._column_summary import merge_tables
 from ._conditional import EncodedConditions, encode_conditions, encode_labels, impose
 from ._validation import Interval, validate_params
+from .chunks import Chunks, chunk_source
+from .distributed import all_gather_objects, barrier, is_distributed
+from .distributed import rank as distributed_rank
 from .exceptions import (
     DataValidationError,
     HybridgenWarning,
@@ -83,7 +87,7 @@ from .exceptions import (
     ModelFormatError,
     NotFittedError,
 )
-from .transform import make_transformer
+from .transform import ImageTransformer, TabularTransformer, make_transformer
 
 __all__ = ["GenerativeModel", "bits_per_dim", "load", "resolve_device", "torch_generator"]
 
@@ -174,17 +178,52 @@ class GenerativeModel(DensityMixin, BaseEstimator):
         validate_params(self)
 
     def _fit_transformer(self, X: Any) -> np.ndarray:
-        """Fit the data layer on ``X``, record the input attributes, return encoded ``X``."""
+        """Fit the data layer on ``X``, record the input attributes, return encoded ``X``.
+
+        In a process group (:mod:`hybridgen.distributed`) ``X`` is this process's shard
+        of a table, and the columns are learnt from every shard's summary."""
         transformer = make_transformer(X, **self._transformer_params(X))
-        transformer.fit(X)
-        Z = transformer.transform(X, owner=type(self).__name__)
+        if is_distributed() and isinstance(transformer, TabularTransformer):
+            self._fit_summaries(transformer, [transformer.summarize(X)])
+        else:
+            self._set_transformer(transformer.fit(X))
+        return transformer.transform(X, owner=type(self).__name__)
+
+    def _fit_transformer_on_chunks(self, chunks: Chunks) -> None:
+        """Fit the data layer with one pass over ``chunks`` (every process's, in a
+        process group), as :meth:`_fit_transformer` would on all the rows at once."""
+        summaries = []
+        transformer = None
+        for i, chunk in enumerate(chunks):
+            if isinstance(chunk, np.ndarray) and chunk.ndim > 2:
+                raise DataValidationError(
+                    f"Chunk {i} holds images of shape {chunk.shape[1:]}; images are fitted in "
+                    "memory, not in chunks. Pass the image array itself."
+                )
+            if transformer is None:
+                transformer = TabularTransformer(**self._transformer_params(chunk))
+            summaries.append(transformer.summarize(chunk))
+        if transformer is None:
+            raise DataValidationError(f"{chunks!r} holds no rows.")
+        self._fit_summaries(transformer, summaries)
+
+    def _fit_summaries(self, transformer: TabularTransformer, summaries: list[Any]) -> None:
+        if is_distributed():  # every process's summaries, in rank order
+            summaries = [s for shard in all_gather_objects(summaries) for s in shard]
+        if not summaries:
+            raise DataValidationError("No process holds any rows to fit on.")
+        merged = summaries[0]
+        for i, summary in enumerate(summaries[1:], start=1):
+            merged = merge_tables(merged, summary, f"chunk {i}")
+        self._set_transformer(transformer.fit_summary(merged))
+
+    def _set_transformer(self, transformer: TabularTransformer | ImageTransformer) -> None:
         self.transformer_ = transformer
         self.n_features_in_ = transformer.n_features_in_
         if transformer.feature_names_in_ is not None:
             self.feature_names_in_ = transformer.feature_names_in_
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
-        return Z
 
     def _fit_labels(self, X: Any, y: Any) -> np.ndarray | None:
         """Images fitted with labels: record ``classes_`` and return each image's class
@@ -256,7 +295,17 @@ class GenerativeModel(DensityMixin, BaseEstimator):
         -------
         log_likelihood : ndarray of shape (n_samples,)
             See the module docstring of :mod:`hybridgen.base` for exactly what is counted.
+            ``X`` may be a :class:`~hybridgen.chunks.Chunks` (or a file path), scored
+            chunk by chunk.
         """
+        chunks = chunk_source(X)
+        if chunks is not None:
+            return np.concatenate([self._score_rows(chunk) for chunk in chunks])
+        return self._score_rows(X)
+
+    def _score_rows(self, X: Any) -> np.ndarray:
+        """``score_samples`` of rows in memory (override when the likelihood needs more
+        than the encoded rows)."""
         return self._log_likelihood(self._encode(X))
 
     def score(self, X: Any, y: Any = None) -> float:
@@ -270,8 +319,17 @@ class GenerativeModel(DensityMixin, BaseEstimator):
         Returns
         -------
         score : float
+            For a :class:`~hybridgen.chunks.Chunks` or a file path, the mean over all
+            its rows, read one chunk at a time.
         """
-        return float(np.mean(self.score_samples(X)))
+        chunks = chunk_source(X)
+        if chunks is None:
+            return float(np.mean(self.score_samples(X)))
+        total, n = 0.0, 0
+        for chunk in chunks:
+            scores = self._score_rows(chunk)
+            total, n = total + float(np.sum(scores)), n + len(scores)
+        return total / n
 
     def sample(
         self, n_samples: int = 1, *, random_state: Any = None, conditions: Any = None
@@ -356,9 +414,18 @@ class GenerativeModel(DensityMixin, BaseEstimator):
 
         The file holds no pickle; tensors are stored on the CPU, so a model fitted on a
         GPU loads on a CPU-only machine. Read it back with :func:`hybridgen.load` or
-        ``type(self).load(path)``.
+        ``type(self).load(path)``. In a process group (:mod:`hybridgen.distributed`)
+        only rank 0 writes, and every process returns once the file is written.
         """
         self._check_fitted()
+        if is_distributed():
+            if distributed_rank() == 0:
+                self._write(path)
+            barrier()
+            return
+        self._write(path)
+
+    def _write(self, path: str | PathLike[str]) -> None:
         arrays: dict[str, np.ndarray] = {}
         state = {
             "format": FORMAT_NAME,

@@ -20,8 +20,9 @@ from __future__ import annotations
 import logging
 import math
 import warnings
+from collections.abc import Callable, Iterable
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -32,22 +33,29 @@ from . import _serialization
 from ._conditional import EncodedConditions
 from ._em import (
     MixtureData,
+    MixtureLayout,
     Params,
+    Stats,
     block_matrix,
-    centred,
     cholesky_from_precisions,
     chunk_size,
     complete_stats,
     components_given_labels,
+    e_step,
     initial_responsibilities,
     label_log_posterior,
     m_step,
     mixture_data,
     mixture_layout,
+    observed_mean,
+    pass_stats,
     precisions_from_cholesky,
     run_em,
     sample_discrete,
     sample_gaussians,
+    shifted,
+    stats_from_params,
+    uniform_probs,
     weighted_log_prob,
     with_labels,
 )
@@ -61,8 +69,11 @@ from ._em_conditional import (
 )
 from ._validation import Interval, Options
 from .base import GenerativeModel, torch_generator
+from .chunks import Chunks, chunk_source
+from .distributed import all_reduce_sum, broadcast_tensors, is_distributed
+from .distributed import rank as distributed_rank
 from .exceptions import ConvergenceWarning, DataValidationError, InvalidParameterError
-from .transform import dequantize
+from .transform import TabularTransformer, dequantize
 
 __all__ = ["GaussianMixture"]
 
@@ -294,40 +305,44 @@ class GaussianMixture(GenerativeModel):
         previous = self._params(torch.device("cpu"), torch.float64, labels=True) if warm else None
         previous_classes = getattr(self, "classes_", None)
         rng = self._rng()
-        Z = self._fit_transformer(X)
-        codes = self._fit_labels(X, y)
+        device, dtype = self._device(), _DTYPES[self.dtype]
+        chunks = chunk_source(X)
+        if chunks is None:
+            rows = self._rows_in_memory(X, y, rng, device, dtype)
+        else:
+            rows = self._rows_in_chunks(chunks, y, device, dtype)
         if warm:
             self._check_same_classes(previous_classes)
-        Z = dequantize(self.transformer_, Z, rng)
-        if len(Z) < self.n_components:
+        if rows.n < self.n_components:
             raise InvalidParameterError(
                 "Expected n_samples >= n_components but got "
-                f"n_components = {self.n_components}, n_samples = {len(Z)}"
+                f"n_components = {self.n_components}, n_samples = {rows.n}"
             )
-        device, dtype = self._device(), _DTYPES[self.dtype]
-        layout = mixture_layout(self.transformer_.layout_)
-        data = mixture_data(Z, layout, device, dtype)
-        if codes is not None:  # the class label: one more discrete variable per component
-            layout, data = with_labels(layout, data, codes, len(self.classes_))
-        data, shift = centred(data)  # EM on centred cells: exact, and stabler second moments
-        blocks = block_matrix(layout, device, dtype)
-        config = {
+        blocks = block_matrix(rows.layout, device, dtype)
+        config: dict[str, Any] = {
             "covariance_type": self.covariance_type,
             "reg_covar": float(self.reg_covar),
             "tol": float(self.tol),
             "max_iter": int(self.max_iter),
-            "chunk": chunk_size(self.n_components, data.X.shape[1], device),
+            "chunk": chunk_size(self.n_components, rows.first.X.shape[1], device),
         }
+
+        def stats_at(params: Params) -> Stats:
+            return _summed_over_processes(
+                pass_stats(rows.parts(), params, self.covariance_type, config["chunk"])
+            )
+
         best: tuple[Params, list[float], bool] | None = None
         for init in range(1 if warm else self.n_init):
             if previous is not None:
-                start = _shifted(_to(previous, device, dtype), -shift)
+                start = _shifted(_to(previous, device, dtype), -rows.shift)
             else:
-                start = self._initial_params(data, blocks, shift, config, rng)
-            with tqdm(
-                total=self.max_iter, disable=not self.verbose, desc=f"EM init {init + 1}"
-            ) as bar:
-                result = run_em(data, start, config, blocks, bar)
+                start = self._initial_params(rows.first, blocks, rows.shift, config, rng)
+                if is_distributed():  # every process starts where rank 0 does
+                    start = Params(*broadcast_tensors(list(vars(start).values())))
+            quiet = not self.verbose or distributed_rank() != 0
+            with tqdm(total=self.max_iter, disable=quiet, desc=f"EM init {init + 1}") as bar:
+                result = run_em(stats_at, start, config, blocks, bar)
             lb = result[1][-1] if result[1] else -math.inf
             if best is None or lb > (best[1][-1] if best[1] else -math.inf):
                 best = result
@@ -340,13 +355,128 @@ class GaussianMixture(GenerativeModel):
                 ConvergenceWarning,
                 stacklevel=2,
             )
-        self._store(_shifted(params, shift))
-        self.category_counts_ = Z[:, layout.cat_cols].sum(0)  # which categories occurred
+        self._store(_shifted(params, rows.shift))
+        self.category_counts_ = _category_counts(self.transformer_)  # which categories occurred
         self.converged_ = converged
         self.n_iter_ = len(lower_bounds)
         self.lower_bounds_ = lower_bounds
         self.lower_bound_ = lower_bounds[-1] if lower_bounds else -math.inf
+        self.n_samples_seen_ = rows.n
         return self
+
+    def partial_fit(self, X: Any, y: Any = None) -> GaussianMixture:
+        """Update the mixture with one chunk of a stream (stepwise EM).
+
+        The first call fits on ``X`` as :meth:`fit` does, and fixes the columns (their
+        kinds, categories, missingness and scale: make that chunk representative).
+        Each later call makes one E-step on ``X`` at the current parameters, adds its
+        sufficient statistics to those of all the rows seen before (recovered from the
+        parameters and ``n_samples_seen_``) and makes one M-step, so that every row
+        seen weighs the same: stepwise EM (Cappe & Moulines 2009) with the chunk's
+        share of the rows seen as step size, as scikit-learn's ``MiniBatchKMeans``
+        weighs its centres by their counts. It follows a stream in one pass; to fit a
+        table that can be read again, :meth:`fit` on a :class:`~hybridgen.chunks.Chunks`
+        reaches the full-data maximum likelihood.
+
+        Parameters
+        ----------
+        X : DataFrame, array-like of shape (n_samples, n_features), or images
+            One chunk, of the kind the first call saw.
+        y : ignored
+
+        Returns
+        -------
+        self : GaussianMixture
+
+        Raises
+        ------
+        DataValidationError
+            When ``X`` needs another encoding than the first chunk's: a category or
+            missing values the first chunk did not have, other columns.
+        """
+        if not hasattr(self, "n_samples_seen_"):
+            return self.fit(X)
+        if chunk_source(X) is not None:
+            raise DataValidationError(
+                "partial_fit takes one chunk in memory; pass the chunks of a Chunks one by "
+                "one, or fit(Chunks(...)) to fit on all of them."
+            )
+        if hasattr(self, "classes_"):
+            raise DataValidationError(
+                "partial_fit does not update a model of labelled images (fitted with y); "
+                "refit with fit(X, y)."
+            )
+        if isinstance(self.transformer_, TabularTransformer):
+            self.transformer_.partial_fit(X)
+        Z = dequantize(self.transformer_, self._encode(X), self._rng())
+        device, dtype = self._device(), _DTYPES[self.dtype]
+        layout = mixture_layout(self.transformer_.layout_)
+        params = self._params(device, dtype)
+        shift = params.weights @ params.means  # centred, as fit is
+        params = _shifted(params, -shift)
+        data = shifted(mixture_data(Z, layout, device, dtype), shift)
+        cov_type, reg = self.covariance_type, float(self.reg_covar)
+        chunk = chunk_size(self.n_components, data.X.shape[1], device)
+        new = e_step(data, params, cov_type, chunk)
+        total = stats_from_params(params, self.n_samples_seen_, cov_type, reg)
+        total += new
+        blocks = block_matrix(layout, device, dtype)
+        self._store(_shifted(m_step(total, cov_type, reg, blocks), shift))
+        self.category_counts_ = _category_counts(self.transformer_)
+        self.n_samples_seen_ += len(Z)
+        self.n_iter_ += 1
+        self.lower_bound_ = new.loglik.item() / new.n
+        self.lower_bounds_ = [*self.lower_bounds_, self.lower_bound_]
+        return self
+
+    def _rows_in_memory(
+        self, X: Any, y: Any, rng: np.random.RandomState, device: torch.device, dtype: torch.dtype
+    ) -> _Rows:
+        """Fit the data layer on ``X`` and hold its encoded, centred rows on ``device``."""
+        Z = self._fit_transformer(X)
+        Z = dequantize(self.transformer_, Z, rng)
+        codes = self._fit_labels(X, y)
+        layout = mixture_layout(self.transformer_.layout_)
+        data = mixture_data(Z, layout, device, dtype)
+        if codes is not None:  # the class label: one more discrete variable per component
+            layout, data = with_labels(layout, data, codes, len(self.classes_))
+        shift = _common_shift(observed_mean(data))
+        data = shifted(data, shift)  # EM on centred cells: exact, and stabler second moments
+        n = len(Z)
+        if is_distributed():
+            n = int(all_reduce_sum([torch.tensor(float(n))])[0])
+        return _Rows(layout, data, lambda: (data,), shift, n)
+
+    def _rows_in_chunks(
+        self, chunks: Chunks, y: Any, device: torch.device, dtype: torch.dtype
+    ) -> _Rows:
+        """Fit the data layer with a pass over ``chunks``; each later pass re-reads and
+        encodes one chunk at a time."""
+        if y is not None:
+            raise DataValidationError(
+                "y (class labels) is for images, which are fitted in memory; a table read "
+                "in chunks keeps its label as a column."
+            )
+        if hasattr(self, "classes_"):
+            del self.classes_
+        self._fit_transformer_on_chunks(chunks)
+        layout = mixture_layout(self.transformer_.layout_)
+        owner = type(self).__name__
+
+        def encoded(chunk: Any) -> MixtureData:
+            Z = self.transformer_.transform(chunk, owner=owner)
+            return mixture_data(Z, layout, device, dtype)
+
+        first = encoded(chunks.first())
+        shift = _common_shift(observed_mean(first))
+        n = self.transformer_.summary_.columns[0].n  # every process's rows
+        return _Rows(
+            layout,
+            shifted(first, shift),
+            lambda: (shifted(encoded(chunk), shift) for chunk in chunks),
+            shift,
+            n,
+        )
 
     def _check_same_classes(self, previous: np.ndarray | None) -> None:
         """A warm start continues the previous parameters, so the class labels (one
@@ -375,12 +505,26 @@ class GaussianMixture(GenerativeModel):
         config: dict[str, Any],
         rng: np.random.RandomState,
     ) -> Params:
-        """Parameters from initial responsibilities, overridden by any ``*_init``."""
+        """Parameters from initial responsibilities, overridden by any ``*_init``.
+
+        When weights, means and precisions are all given, the rows are not looked at:
+        discrete variables start uniform in every component, so a fit on chunks and one
+        on all the rows at once start (and so end) at the same parameters.
+        """
         generator = torch_generator(rng, data.X.device)
         given = (self.weights_init, self.means_init, self.precisions_init)
-        # when every parameter is given, the responsibilities would only be overwritten
-        method = "random" if all(v is not None for v in given) else self.init_params
-        resp = initial_responsibilities(data, self.n_components, method, generator)
+        K, D = self.n_components, data.X.shape[1]
+        if all(v is not None for v in given):
+            zeros = torch.zeros(_PRECISION_SHAPES[self.covariance_type](K, D)).to(shift)
+            params = Params(
+                torch.full((K,), 1.0 / K).to(shift),
+                torch.zeros(K, D).to(shift),
+                zeros,
+                zeros,
+                uniform_probs(K, blocks),
+            )
+            return self._apply_user_init(params, shift)
+        resp = initial_responsibilities(data, K, self.init_params, generator)
         stats = complete_stats(data, resp, self.covariance_type in ("full", "tied"))
         params = m_step(stats, self.covariance_type, config["reg_covar"], blocks)
         return self._apply_user_init(params, shift)
@@ -651,3 +795,38 @@ def _check_shape(value: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
             f"The parameter '{name}' should have the shape {shape}, but got {array.shape}."
         )
     return array
+
+
+class _Rows(NamedTuple):
+    """The rows EM reads: their layout, the rows initialisation looks at (all of them in
+    memory, the first chunk of a stream), one pass over all of them (``parts()``), the
+    shift they are centred by, and how many rows all processes hold together."""
+
+    layout: MixtureLayout
+    first: MixtureData
+    parts: Callable[[], Iterable[MixtureData]]
+    shift: torch.Tensor
+    n: int
+
+
+def _common_shift(shift: torch.Tensor) -> torch.Tensor:
+    """Rank 0's centring shift on every process (this process's own without a group)."""
+    if not is_distributed():
+        return shift
+    return broadcast_tensors([shift])[0]
+
+
+def _summed_over_processes(stats: Stats) -> Stats:
+    """``stats`` summed over the processes of the group (as they are without one)."""
+    if not is_distributed():
+        return stats
+    names = ("nk", "sx", "sxx", "counts", "loglik")
+    summed = all_reduce_sum([getattr(stats, k) for k in names] + [torch.tensor(float(stats.n))])
+    nk, sx, sxx, counts, loglik, n = summed
+    return Stats(nk, sx, sxx, counts, loglik, int(n))
+
+
+def _category_counts(transformer: Any) -> np.ndarray:
+    if isinstance(transformer, TabularTransformer):
+        return transformer.category_counts()
+    return np.zeros(0)

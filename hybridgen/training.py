@@ -30,6 +30,7 @@ from torch import nn
 from ._validation import Interval
 from .base import GenerativeModel, torch_generator
 from .callbacks import Callback, EarlyStopping, ProgressBar
+from .chunks import chunk_source
 from .exceptions import HybridgenWarning, NumericalError
 
 __all__ = ["Losses", "NeuralGenerativeModel", "TrainingState", "train"]
@@ -283,6 +284,7 @@ class NeuralGenerativeModel(GenerativeModel):
         ----------
         X : DataFrame, array-like of shape (n_samples, n_features), or images of shape
             (n_samples, H, W) or (n_samples, C, H, W)
+            A :class:`~hybridgen.chunks.Chunks` or a file path is read into memory.
         y : array-like of shape (n_samples,), default=None
             Images: class labels; the decoder then learns p(x | y) and ``sample`` takes
             a class as ``conditions``. Tables and arrays: ignored (name label columns in
@@ -293,6 +295,9 @@ class NeuralGenerativeModel(GenerativeModel):
         self
         """
         self._validate_params()
+        chunks = chunk_source(X)
+        if chunks is not None:  # the networks train on rows in memory
+            X = chunks.read_all()
         Z = self._fit_transformer(X)
         device = self._device()
         rng = self._rng()

@@ -29,6 +29,7 @@ import logging
 import math
 import warnings
 from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import replace
 from numbers import Integral
 from typing import Any
 
@@ -37,9 +38,17 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from . import _serialization
+from ._column_summary import (
+    TableSummary,
+    column_spec,
+    merge_tables,
+    standard_params,
+    summarize,
+)
 from ._columns import (
     _MAX_SHOWN,
     KINDS,
+    NUMERIC_KINDS,
     ColumnSpec,
     Span,
     _as_float_matrix,
@@ -49,7 +58,6 @@ from ._columns import (
     _check_feature_names,
     _check_is_fitted,
     _check_not_empty,
-    _infer_spec,
     _ModeJacobianError,
     _numeric_values,
     _restore_categorical,
@@ -89,22 +97,9 @@ logger = logging.getLogger(__name__)
 # ---------------------------------------------------------------------------------------
 # Tables
 # ---------------------------------------------------------------------------------------
-def _fit_standard(values: np.ndarray, max_modes: int) -> list[dict[str, np.ndarray]]:
-    mean, std = np.nanmean(values, axis=0), np.nanstd(values, axis=0)
-    std = np.where(std > 0, std, 1.0)
-    return [{"mean": m, "std": s} for m, s in zip(mean, std, strict=True)]  # numpy scalars
-
-
 def _fit_modes(values: np.ndarray, max_modes: int) -> list[dict[str, np.ndarray]]:
     weights, means, stds = fit_mode_mixtures(values, max_modes)
     return [prune_modes(*params) for params in zip(weights, means, stds, strict=True)]
-
-
-_NUMERIC_FITTERS: dict[str, Callable[[np.ndarray, int], list[dict[str, Any]]]] = {
-    "identity": lambda values, max_modes: [{} for _ in range(values.shape[1])],
-    "standard": _fit_standard,
-    "mode": _fit_modes,
-}
 
 
 @_serialization.register
@@ -146,6 +141,8 @@ class TabularTransformer(BaseEstimator):
     fill_values_ : dict
         Per numeric column with missing values: the encoded value put in the value
         span of a missing cell (identity: the column mean; otherwise 0).
+    summary_ : TableSummary
+        The mergeable column statistics the fit was made from (:meth:`summarize`).
 
     Examples
     --------
@@ -158,6 +155,9 @@ class TabularTransformer(BaseEstimator):
     >>> t.inverse_transform(t.transform(df)).equals(df)
     True
     """
+
+    columns_: tuple[ColumnSpec, ...]
+    summary_: TableSummary
 
     _parameter_constraints: dict[str, list[Any]] = {
         "numeric": [Options({"identity", "standard", "mode"})],
@@ -191,23 +191,164 @@ class TabularTransformer(BaseEstimator):
         self : TabularTransformer
         """
         validate_params(self)
+        summary, columns = self._summarize(X, self._checked_column_kinds)
+        values = None
+        if self.numeric == "mode":
+            position = {name: j for j, name in enumerate(summary.names)}
+            values = {
+                c.name: _numeric_values(c.name, columns[position[c.name]])
+                for c in summary.columns
+                if c.kind in NUMERIC_KINDS
+            }
+        return self._fit_summary(summary, values)
+
+    def summarize(self, X: Any) -> TableSummary:
+        """The mergeable summary of the columns of ``X`` (one chunk of a larger table).
+
+        Summaries of chunks, or of the shards of several processes, combine with
+        :func:`~hybridgen._column_summary.merge_tables`; :meth:`fit_summary` then fits
+        the transformer as :meth:`fit` would on all the rows at once.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        summary : TableSummary
+        """
+        validate_params(self)
+        return self._summarize(X, self._checked_column_kinds)[0]
+
+    def fit_summary(self, summary: TableSummary) -> TabularTransformer:
+        """Fit from the merged summary of every row (see :meth:`summarize`).
+
+        Raises
+        ------
+        InvalidParameterError
+            With ``numeric="mode"``, which fits a mixture to every value and so needs
+            them in memory (use :meth:`fit`).
+        """
+        validate_params(self)
+        if self.numeric == "mode":
+            raise InvalidParameterError(
+                "TabularTransformer(numeric='mode') fits a mixture to the values of each "
+                "numeric column, so it needs the data in memory: use fit(X), not a summary "
+                "of chunks."
+            )
+        return self._fit_summary(summary, None)
+
+    def partial_fit(self, X: Any, y: Any = None) -> TabularTransformer:
+        """Fit on a first chunk, then take later chunks into the column statistics.
+
+        The first call fixes the encoding: the columns, their kinds and categories,
+        which numeric columns have missing values, and the numeric scale. Later calls
+        widen the numeric ranges (integers are clipped to them on decoding) and update
+        the missing rates.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+        y : ignored
+
+        Returns
+        -------
+        self : TabularTransformer
+
+        Raises
+        ------
+        DataValidationError
+            When a later chunk needs another encoding: other columns, a category the
+            first call did not see, or missing values in a column that had none. Make
+            the first chunk representative (a sample of the stream), or fit on every
+            chunk with :meth:`summarize` and :meth:`fit_summary`.
+        """
+        if not hasattr(self, "layout_"):
+            return self.fit(X)
+        fitted = {spec.name: spec.kind for spec in self.columns_}
+        chunk, _ = self._summarize(X, lambda names: fitted)
+        merged = merge_tables(self.summary_, chunk, "this chunk")
+        specs = []
+        for old, column in zip(self.columns_, merged.columns, strict=True):
+            new = column_spec(column)
+            if set(new.categories) != set(old.categories) or new.has_missing != old.has_missing:
+                what = (
+                    f"categories {sorted(set(new.categories) - set(old.categories), key=str)}"
+                    if new.has_missing == old.has_missing
+                    else "missing values"
+                )
+                raise DataValidationError(
+                    f"Column {old.name!r} has {what} in this chunk, which the first chunk "
+                    "passed to partial_fit did not have, so its encoding cannot hold them. "
+                    "Make the first chunk representative (for example a sample of the "
+                    "stream), or fit on every chunk at once."
+                )
+            specs.append(
+                replace(
+                    old,
+                    missing_rate=new.missing_rate,
+                    minimum=new.minimum,
+                    maximum=new.maximum,
+                )
+            )
+        self.columns_, self.summary_ = tuple(specs), merged
+        return self
+
+    def _summarize(
+        self, X: Any, kinds_for: Callable[[Sequence[Hashable]], Mapping[Hashable, str]]
+    ) -> tuple[TableSummary, list[pd.Series | np.ndarray]]:
         input_kind, names, columns = _read_for_fit(X)
-        kinds = self._checked_column_kinds(names)
-        specs, numeric = [], {}
-        for name, column in zip(names, columns, strict=True):
-            spec, values = _infer_spec(name, column, kinds.get(name))
-            specs.append(spec)
-            if values is not None:
-                numeric[name] = values
-        self._fit_numeric(numeric)
-        self.columns_ = tuple(specs)
+        kinds = kinds_for(names)
+        summaries = tuple(
+            summarize(name, column, kinds.get(name))
+            for name, column in zip(names, columns, strict=True)
+        )
+        return TableSummary(input_kind, tuple(names), _str_feature_names(X), summaries), columns
+
+    def _fit_summary(
+        self, summary: TableSummary, values: Mapping[Hashable, np.ndarray] | None
+    ) -> TabularTransformer:
+        specs = tuple(column_spec(column) for column in summary.columns)
+        numeric = [c for c, spec in zip(summary.columns, specs, strict=True) if spec.is_numeric]
+        self.numeric_encoding_ = self.numeric
+        self.numeric_params_: dict[Hashable, dict[str, Any]] = {}
+        if numeric and self.numeric == "standard":
+            self.numeric_params_ = {c.name: standard_params(c) for c in numeric}
+        elif numeric and self.numeric == "mode":
+            assert values is not None
+            matrix = np.column_stack([values[c.name] for c in numeric])
+            params = _fit_modes(matrix, self.max_modes)
+            self.numeric_params_ = {c.name: p for c, p in zip(numeric, params, strict=True)}
+        self.columns_ = specs
         self.layout_ = _build_layout(specs, self.numeric, self.numeric_params_)
         self.n_encoded_ = self.layout_[-1].stop
         self.n_features_in_ = len(specs)
-        self.feature_names_in_ = _str_feature_names(X)
-        self.input_kind_ = input_kind
-        self.fill_values_ = self._fill_values(numeric)
+        self.feature_names_in_ = summary.feature_names
+        self.input_kind_ = summary.input_kind
+        identity = self.numeric == "identity"
+        self.fill_values_ = {c.name: c.mean if identity else 0.0 for c in numeric if c.n_missing}
+        self.summary_ = summary
         return self
+
+    def category_counts(self) -> np.ndarray:
+        """How often each categorical slot occurred in the rows fitted on.
+
+        Returns
+        -------
+        counts : ndarray of float64 of shape (n_categorical_slots,)
+            In the order of the encoded categorical columns: each categorical or
+            boolean column's categories, then its "missing" slot when it had missing
+            values. A category that never occurred (declared by a pandas Categorical)
+            counts 0.
+        """
+        _check_is_fitted(self)
+        out: list[float] = []
+        for spec, column in zip(self.columns_, self.summary_.columns, strict=True):
+            if not spec.is_numeric:
+                tally = dict(zip(column.categories, column.category_counts, strict=True))
+                out += [tally.get(category, 0) for category in spec.categories]
+                out += [column.n_missing] if spec.has_missing else []
+        return np.asarray(out, dtype=np.float64)
 
     def _checked_column_kinds(self, names: Sequence[Hashable]) -> Mapping[Hashable, str]:
         kinds = self.column_kinds or {}
@@ -223,20 +364,6 @@ class TabularTransformer(BaseEstimator):
                     f"{column!r} to {kind!r}; expected one of {list(KINDS)}."
                 )
         return kinds
-
-    def _fit_numeric(self, numeric: Mapping[Hashable, np.ndarray]) -> None:
-        self.numeric_encoding_ = self.numeric
-        self.numeric_params_: dict[Hashable, dict[str, np.ndarray]] = {}
-        if numeric and self.numeric != "identity":
-            values = np.column_stack(list(numeric.values()))
-            params = _NUMERIC_FITTERS[self.numeric](values, self.max_modes)
-            self.numeric_params_ = dict(zip(numeric, params, strict=True))
-
-    def _fill_values(self, numeric: Mapping[Hashable, np.ndarray]) -> dict[Hashable, float]:
-        missing = [s.name for s in self.columns_ if s.is_numeric and s.has_missing]
-        if self.numeric != "identity":
-            return {name: 0.0 for name in missing}
-        return {name: float(np.nanmean(numeric[name])) for name in missing}
 
     # -- helpers shared by the inference methods -----------------------------------------------
     def _numeric_specs(self) -> list[ColumnSpec]:

@@ -610,6 +610,9 @@ class VAE(
         -------
         log_likelihood : ndarray of shape (n_samples,)
         """
+        return super().score_samples(X)
+
+    def _score_rows(self, X: Any) -> np.ndarray:
         terms, log_prior = self._terms_and_prior(X)
         return _log_mean_exp(terms) + log_prior
 

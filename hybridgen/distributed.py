@@ -1,0 +1,124 @@
+"""Training on several processes with ``torch.distributed``.
+
+Start one process per CPU worker or GPU with ``torchrun``, call
+:func:`init_process_group` at the top of the script, and give each process its own
+shard of the rows: the estimators see the initialised process group and work
+together. ``GaussianMixture`` sums its EM statistics over the processes (an
+all-reduce), so the fit equals a single process's fit on all the rows; only rank 0
+writes files (``save``) and progress bars. See ``docs/guide.md``, "Scaling out".
+
+The same code runs on CPU processes (the ``gloo`` backend) and on GPUs (``nccl``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+__all__ = [
+    "all_gather_objects",
+    "broadcast_object",
+    "init_process_group",
+    "is_distributed",
+    "rank",
+    "world_size",
+]
+
+logger = logging.getLogger(__name__)
+
+
+def is_distributed() -> bool:
+    """Whether a ``torch.distributed`` process group of more than one process is running."""
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def rank() -> int:
+    """This process's rank in the process group (0 without one)."""
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def world_size() -> int:
+    """The number of processes in the process group (1 without one)."""
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def init_process_group(backend: str | None = None, **kwargs: Any) -> str:
+    """Join the process group that ``torchrun`` describes in the environment.
+
+    Parameters
+    ----------
+    backend : {"gloo", "nccl"} or None, default=None
+        None picks ``nccl`` when CUDA is available and ``gloo`` otherwise. With
+        ``nccl`` each process uses the GPU of its ``LOCAL_RANK``.
+    **kwargs
+        Passed to :func:`torch.distributed.init_process_group`.
+
+    Returns
+    -------
+    backend : str
+        The backend in use.
+    """
+    if backend is None:
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+    if backend == "nccl":
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+    if not dist.is_initialized():
+        dist.init_process_group(backend=backend, **kwargs)
+    logger.info("process %d of %d joined (%s)", rank(), world_size(), backend)
+    return backend
+
+
+def _collective_device(tensor: torch.Tensor) -> torch.device:
+    """Where a tensor must be for the group's backend: CPU for gloo, the GPU for nccl."""
+    if dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
+def all_reduce_sum(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
+    """The element-wise sums over all processes of ``tensors`` (one collective call);
+    each result is on its input's device and dtype."""
+    flat = torch.cat([t.reshape(-1).to(torch.float64) for t in tensors])
+    flat = flat.to(_collective_device(flat))
+    dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+    out, start = [], 0
+    for t in tensors:
+        part = flat[start : start + t.numel()].reshape(t.shape)
+        out.append(part.to(device=t.device, dtype=t.dtype))
+        start += t.numel()
+    return out
+
+
+def broadcast_tensors(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Rank 0's ``tensors`` on every process (each of the same shape everywhere), on each
+    input's device and dtype."""
+    out = []
+    for tensor in tensors:
+        buffer = tensor.detach().to(_collective_device(tensor)).contiguous()
+        dist.broadcast(buffer, src=0)
+        out.append(buffer.to(device=tensor.device, dtype=tensor.dtype))
+    return out
+
+
+def all_gather_objects(value: Any) -> list[Any]:
+    """``value`` of every process, in rank order (pickled between the processes of one job)."""
+    gathered: list[Any] = [None] * world_size()
+    dist.all_gather_object(gathered, value)
+    return gathered
+
+
+def broadcast_object(value: Any) -> Any:
+    """Rank 0's ``value`` on every process."""
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def barrier() -> None:
+    """Wait for every process (nothing without a process group)."""
+    if is_distributed():
+        dist.barrier()
