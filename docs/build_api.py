@@ -38,6 +38,7 @@ MODULES = (
     "hybridgen.datasets",
     "hybridgen.transform",
     "hybridgen.callbacks",
+    "hybridgen.distributed",
 )
 #: modules whose docstrings the top-level names refer to ("see the module docstring")
 NOTES = (

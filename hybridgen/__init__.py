@@ -2,6 +2,7 @@
 
 from .augment import augment
 from .base import GenerativeModel, bits_per_dim, load
+from .chunks import Chunks
 from .exceptions import (
     ConvergenceWarning,
     DataValidationError,
@@ -20,6 +21,7 @@ from .vaegan import VAEGAN
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "Chunks",
     "ConvergenceWarning",
     "DataValidationError",
     "GaussianMixture",

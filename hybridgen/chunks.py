@@ -194,7 +194,7 @@ def _parquet_chunks(path: Path, chunk_size: int, columns: list[str] | None) -> I
         import pyarrow.parquet as pq
     except ImportError:  # pragma: no cover - pyarrow is installed with the dev extras
         raise DataValidationError(
-            f"Reading {str(path)!r} needs pyarrow: pip install pyarrow."
+            f"Reading {str(path)!r} needs pyarrow: pip install 'hybridgen[parquet]'."
         ) from None
     with pq.ParquetFile(path) as handle:
         for batch in handle.iter_batches(batch_size=chunk_size, columns=columns):

@@ -161,7 +161,10 @@ class GaussianMixture(GenerativeModel):
     lower_bound_ : float
         Mean log-likelihood per row of the best initialisation's last E-step.
     lower_bounds_ : list of float
-        That initialisation's mean log-likelihood at every iteration.
+        That initialisation's mean log-likelihood at every iteration (then one entry
+        per :meth:`partial_fit`: the chunk's mean log-likelihood before its update).
+    n_samples_seen_ : int
+        Rows fitted on: by ``fit`` (over all processes) and every ``partial_fit``.
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Defined only when fitted on a DataFrame with string column names.
@@ -284,8 +287,16 @@ class GaussianMixture(GenerativeModel):
 
         Parameters
         ----------
-        X : DataFrame, array-like of shape (n_samples, n_features), or images of shape
-            (n_samples, H, W) or (n_samples, C, H, W)
+        X : DataFrame, array-like of shape (n_samples, n_features), images of shape
+            (n_samples, H, W) or (n_samples, C, H, W), or a table in chunks
+            A :class:`~hybridgen.chunks.Chunks`, a Parquet or CSV path, or a list of
+            DataFrames is read one chunk at a time: one pass learns the columns, then
+            one pass per EM iteration, so memory is bounded by a chunk. The fit equals
+            the fit on all the rows at once, except that initialisation (k-means or
+            random) looks at the first chunk only; with ``weights_init``,
+            ``means_init`` and ``precisions_init`` all given it looks at no rows.
+            In a ``torch.distributed`` process group each process passes its own shard
+            (:mod:`hybridgen.distributed`) and EM sums the statistics of all.
         y : array-like of shape (n_samples,), default=None
             Images: class labels; the model then learns p(x, y), each component holding
             a distribution over the classes, and ``sample(conditions=label)`` draws
