@@ -78,7 +78,7 @@ from ._column_summary import merge_tables
 from ._conditional import EncodedConditions, encode_conditions, encode_labels, impose
 from ._validation import Interval, validate_params
 from .chunks import Chunks, chunk_source
-from .distributed import all_gather_objects, barrier, is_distributed
+from .distributed import all_gather_objects, barrier, broadcast_object, is_distributed, world_size
 from .distributed import rank as distributed_rank
 from .exceptions import (
     DataValidationError,
@@ -95,6 +95,9 @@ logger = logging.getLogger(__name__)
 
 FORMAT_NAME = "hybridgen"
 FORMAT_VERSION = 1
+#: rows of numeric values (over all processes) the mode-specific normalisation is fitted
+#: on when a table is sharded over processes
+MODE_SAMPLE_ROWS = 100_000
 
 _Model = TypeVar("_Model", bound="GenerativeModel")
 
@@ -184,7 +187,10 @@ class GenerativeModel(DensityMixin, BaseEstimator):
         of a table, and the columns are learnt from every shard's summary."""
         transformer = make_transformer(X, **self._transformer_params(X))
         if is_distributed() and isinstance(transformer, TabularTransformer):
-            self._fit_summaries(transformer, [transformer.summarize(X)])
+            values = None
+            if transformer.numeric == "mode":  # the mode mixtures see a sample of every shard
+                values = transformer.numeric_sample(X, MODE_SAMPLE_ROWS // world_size())
+            self._fit_summaries(transformer, [transformer.summarize(X)], values)
         else:
             self._set_transformer(transformer.fit(X))
         return transformer.transform(X, owner=type(self).__name__)
@@ -207,15 +213,29 @@ class GenerativeModel(DensityMixin, BaseEstimator):
             raise DataValidationError(f"{chunks!r} holds no rows.")
         self._fit_summaries(transformer, summaries)
 
-    def _fit_summaries(self, transformer: TabularTransformer, summaries: list[Any]) -> None:
+    def _fit_summaries(
+        self,
+        transformer: TabularTransformer,
+        summaries: list[Any],
+        values: dict[Any, np.ndarray] | None = None,
+    ) -> None:
+        """Fit ``transformer`` from the summaries of chunks (and, for the mode encoding,
+        a sample of numeric ``values``); in a process group, from every process's, all
+        processes then holding rank 0's fitted transformer."""
         if is_distributed():  # every process's summaries, in rank order
             summaries = [s for shard in all_gather_objects(summaries) for s in shard]
+            if values is not None:
+                shards = all_gather_objects(values)
+                values = {k: np.concatenate([shard[k] for shard in shards]) for k in values}
         if not summaries:
             raise DataValidationError("No process holds any rows to fit on.")
         merged = summaries[0]
         for i, summary in enumerate(summaries[1:], start=1):
             merged = merge_tables(merged, summary, f"chunk {i}")
-        self._set_transformer(transformer.fit_summary(merged))
+        transformer.fit_summary(merged, values)
+        if is_distributed():
+            transformer = broadcast_object(transformer)
+        self._set_transformer(transformer)
 
     def _set_transformer(self, transformer: TabularTransformer | ImageTransformer) -> None:
         self.transformer_ = transformer

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from tqdm.auto import tqdm
 
+from .distributed import rank
 from .exceptions import InvalidParameterError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -96,7 +97,12 @@ class ProgressBar(Callback):
     """A tqdm bar over epochs showing the latest losses (added when ``verbose``)."""
 
     def on_train_begin(self, state: TrainingState) -> None:
-        self.bar_ = tqdm(total=state.epochs, desc=type(state.model).__name__, unit="epoch")
+        self.bar_ = tqdm(
+            total=state.epochs,
+            desc=type(state.model).__name__,
+            unit="epoch",
+            disable=rank() != 0,  # one bar for a process group: rank 0's
+        )
 
     def on_epoch_end(self, state: TrainingState) -> None:
         record = state.history[-1]

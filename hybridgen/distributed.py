@@ -3,9 +3,25 @@
 Start one process per CPU worker or GPU with ``torchrun``, call
 :func:`init_process_group` at the top of the script, and give each process its own
 shard of the rows: the estimators see the initialised process group and work
-together. ``GaussianMixture`` sums its EM statistics over the processes (an
-all-reduce), so the fit equals a single process's fit on all the rows; only rank 0
-writes files (``save``) and progress bars. See ``docs/guide.md``, "Scaling out".
+together. The columns are learnt from every shard's summary (the VAE's mode-specific
+normalisation from a sample of at most 100,000 rows over all shards), and all
+processes hold rank 0's data layer.
+
+* ``GaussianMixture`` sums its EM statistics over the processes (an all-reduce), so
+  the fit equals a single process's fit on all the rows.
+* ``VAE`` and ``VAEGAN`` start from rank 0's weights and, at every step, each
+  process computes the gradient of its share of the batch (``batch_size`` is the
+  batch of a step over all processes) and all processes step with the mean
+  gradient, one all-reduce per parameter group: the synchronisation
+  ``DistributedDataParallel`` performs. The training loop takes each group's
+  gradient with ``torch.autograd.grad`` (so a VAEGAN's networks never leak into
+  each other), which DDP's hooks do not see; the all-reduce is therefore made by
+  the loop itself. Epoch records and early stopping use the objective over all
+  processes, so every process stops at the same epoch. Conditional training
+  (``condition_columns``, image labels) runs on one process only for now.
+
+Only rank 0 writes files (``save``) and progress bars. See ``docs/guide.md``,
+"Scaling out".
 
 The same code runs on CPU processes (the ``gloo`` backend) and on GPUs (``nccl``).
 """
@@ -122,3 +138,39 @@ def barrier() -> None:
     """Wait for every process (nothing without a process group)."""
     if is_distributed():
         dist.barrier()
+
+
+def all_true(flag: bool) -> bool:
+    """Whether ``flag`` holds on every process (``flag`` itself without a group)."""
+    if not is_distributed():
+        return flag
+    (count,) = all_reduce_sum([torch.tensor(float(bool(flag)))])
+    return int(count) == world_size()
+
+
+def smallest(value: int) -> int:
+    """The smallest ``value`` over the processes (``value`` itself without a group)."""
+    if not is_distributed():
+        return value
+    box = torch.tensor([float(value)], dtype=torch.float64)
+    box = box.to(_collective_device(box))
+    dist.all_reduce(box, op=dist.ReduceOp.MIN)
+    return int(box.item())
+
+
+def average_gradients(params: list[torch.nn.Parameter]) -> None:
+    """Replace each parameter's ``.grad`` by its mean over the processes, in one
+    all-reduce (the synchronisation ``DistributedDataParallel`` makes after backward);
+    a parameter without a gradient counts as a zero one."""
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+    summed = all_reduce_sum(grads)
+    for p, g in zip(params, summed, strict=True):
+        p.grad = g / world_size()
+
+
+def broadcast_module(module: torch.nn.Module) -> None:
+    """Give every process rank 0's weights and buffers (in place)."""
+    state = module.state_dict()
+    names = list(state)
+    for name, tensor in zip(names, broadcast_tensors([state[n] for n in names]), strict=True):
+        state[name].copy_(tensor)

@@ -20,6 +20,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import islice
 from numbers import Integral, Real
 from typing import Any
 
@@ -31,7 +32,16 @@ from ._validation import Interval
 from .base import GenerativeModel, torch_generator
 from .callbacks import Callback, EarlyStopping, ProgressBar
 from .chunks import chunk_source
-from .exceptions import HybridgenWarning, NumericalError
+from .distributed import (
+    all_reduce_sum,
+    average_gradients,
+    broadcast_module,
+    is_distributed,
+    smallest,
+    world_size,
+)
+from .distributed import rank as distributed_rank
+from .exceptions import HybridgenWarning, InvalidParameterError, NumericalError
 
 __all__ = ["Losses", "NeuralGenerativeModel", "TrainingState", "train"]
 
@@ -104,6 +114,8 @@ def _apply_gradients(
         )
         for p, g in zip(params, grads, strict=True):
             p.grad = g
+        if is_distributed():  # every process steps with the mean gradient
+            average_gradients(params)
         if clip is not None:
             nn.utils.clip_grad_norm_(params, clip)
     for name in names:
@@ -121,7 +133,18 @@ def _evaluate(
         part = tuple(t[start : start + batch_size] for t in tensors)
         total += model._validation_objective(part, generator).detach() * len(part[0])
     model.module_.train()
-    return float(total) / len(tensors[0])
+    summed, rows = _over_processes({"total": total}, len(tensors[0]))
+    return float(summed["total"]) / rows
+
+
+def _over_processes(
+    sums: dict[str, torch.Tensor], rows: int
+) -> tuple[dict[str, torch.Tensor], int]:
+    """Row-weighted sums and the row count, summed over the processes of a group."""
+    if not is_distributed():
+        return sums, rows
+    *values, total = all_reduce_sum([*sums.values(), torch.tensor(float(rows))])
+    return dict(zip(sums, values, strict=True)), int(total)
 
 
 def _snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
@@ -136,11 +159,14 @@ def _run_epoch(
     generator: torch.Generator,
     state: TrainingState,
     callbacks: Sequence[Callback],
-) -> dict[str, torch.Tensor]:
-    """One pass over ``data``; returns row-weighted sums of the objective and metrics."""
+) -> tuple[dict[str, torch.Tensor], int]:
+    """One pass over ``data`` (``settings["steps"]`` batches, when set); returns
+    row-weighted sums of the objective and metrics, and the number of rows."""
     groups = model._parameter_groups()
     sums: dict[str, torch.Tensor] = {}
-    for part in settings["batches"](generator):
+    rows = 0
+    for part in islice(settings["batches"](generator), settings["steps"]):
+        rows += len(part[0])
         losses = model._losses(part, generator)
         _apply_gradients(losses, groups, optimizers, settings["clip_grad_norm"])
         for key, value in {"train_loss": losses.objective, **losses.metrics}.items():
@@ -148,7 +174,7 @@ def _run_epoch(
             sums[key] = sums[key] + weighted if key in sums else weighted
         for cb in callbacks:
             cb.on_batch_end(state)
-    return sums
+    return sums, rows
 
 
 def train(
@@ -174,7 +200,19 @@ def train(
         name: torch.optim.Adam(params, weight_decay=settings["weight_decay"], **options[name])
         for name, params in groups.items()
     }
-    settings = {**settings, "batches": model._batch_source(data, settings["batch_size"])}
+    steps = None
+    if is_distributed():
+        # batch_size is the batch of a step over all processes, each drawing its share,
+        # so a step means the same on any number of processes; processes step together,
+        # each as many times per epoch as the smallest shard allows
+        share = math.ceil(settings["batch_size"] / world_size())
+        settings = {**settings, "batch_size": share}
+        steps = smallest(math.ceil(len(data[0]) / share))
+    settings = {
+        **settings,
+        "batches": model._batch_source(data, settings["batch_size"]),
+        "steps": steps,
+    }
     latest_only = valid is None and not model._best_by_train_loss
     state = TrainingState(model=model, epochs=settings["epochs"], history=model.history_)
     best = (math.inf, _snapshot(model.module_))
@@ -187,11 +225,10 @@ def train(
             for cb in callbacks:
                 cb.on_epoch_begin(state)
             start = time.perf_counter()
-            sums = _run_epoch(model, data, optimizers, settings, generator, state, callbacks)
-            record = {
-                "epoch": float(epoch),
-                **{k: float(v) / len(data[0]) for k, v in sums.items()},
-            }
+            sums, rows = _over_processes(
+                *_run_epoch(model, data, optimizers, settings, generator, state, callbacks)
+            )
+            record = {"epoch": float(epoch), **{k: float(v) / rows for k, v in sums.items()}}
             # checked once per epoch, not per batch, to avoid a device sync every step
             if not all(math.isfinite(v) for v in record.values()):
                 model.module_.load_state_dict(last_good)
@@ -302,9 +339,18 @@ class NeuralGenerativeModel(GenerativeModel):
         device = self._device()
         rng = self._rng()
         conditions = self._fit_conditions(X, self._fit_labels(X, y), rng)
+        if is_distributed() and conditions is not None:
+            raise InvalidParameterError(
+                f"{type(self).__name__} trains on several processes without conditions "
+                "only: condition_columns and image labels (y) are not supported in a "
+                "torch.distributed process group yet. Fit on one process, or without them."
+            )
         self._prepare(Z)
         self.module_ = self._seeded_module(rng).to(device)
         generator = torch_generator(rng, device)
+        if is_distributed():  # rank 0's weights everywhere; each process its own batches
+            broadcast_module(self.module_)
+            generator.manual_seed(generator.initial_seed() + distributed_rank())
         fraction = self.validation_fraction if self.early_stopping else 0.0
         data, valid = split_validation(self._tensors(Z, conditions), fraction, generator)
         self.history_: list[dict[str, float]] = []

@@ -220,23 +220,57 @@ class TabularTransformer(BaseEstimator):
         validate_params(self)
         return self._summarize(X, self._checked_column_kinds)[0]
 
-    def fit_summary(self, summary: TableSummary) -> TabularTransformer:
+    def fit_summary(
+        self, summary: TableSummary, values: Mapping[Hashable, np.ndarray] | None = None
+    ) -> TabularTransformer:
         """Fit from the merged summary of every row (see :meth:`summarize`).
+
+        Parameters
+        ----------
+        summary : TableSummary
+        values : dict of column -> ndarray of shape (n_values,), default=None
+            With ``numeric="mode"``: numbers of each numeric column (a sample of its
+            rows; NaN allowed) that the mode mixtures are fitted on.
+
+        Returns
+        -------
+        self : TabularTransformer
 
         Raises
         ------
         InvalidParameterError
-            With ``numeric="mode"``, which fits a mixture to every value and so needs
-            them in memory (use :meth:`fit`).
+            With ``numeric="mode"`` and no ``values``.
         """
         validate_params(self)
-        if self.numeric == "mode":
+        if self.numeric == "mode" and values is None:
             raise InvalidParameterError(
                 "TabularTransformer(numeric='mode') fits a mixture to the values of each "
-                "numeric column, so it needs the data in memory: use fit(X), not a summary "
-                "of chunks."
+                "numeric column: pass them (a sample will do) as fit_summary(summary, "
+                "values), or use fit(X)."
             )
-        return self._fit_summary(summary, None)
+        return self._fit_summary(summary, values)
+
+    def numeric_sample(self, X: Any, max_rows: int) -> dict[Hashable, np.ndarray]:
+        """The numbers of every numeric column of ``X`` in at most ``max_rows`` evenly
+        spaced rows (NaN for missing cells), for :meth:`fit_summary`.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+        max_rows : int
+
+        Returns
+        -------
+        values : dict of column -> ndarray of shape (min(n_samples, max_rows),)
+        """
+        summary, columns = self._summarize(X, self._checked_column_kinds)
+        rows = np.unique(np.linspace(0, len(columns[0]) - 1, max(1, max_rows)).astype(int))
+        picked = [c[rows] if isinstance(c, np.ndarray) else c.iloc[rows] for c in columns]
+        return {
+            c.name: _numeric_values(c.name, column)
+            for c, column in zip(summary.columns, picked, strict=True)
+            if c.kind in NUMERIC_KINDS
+        }
 
     def partial_fit(self, X: Any, y: Any = None) -> TabularTransformer:
         """Fit on a first chunk, then take later chunks into the column statistics.

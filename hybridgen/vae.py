@@ -42,6 +42,7 @@ from . import _serialization
 from ._conditioning import ConditionalDecoderMixin
 from ._validation import Interval, Options
 from .base import torch_generator
+from .distributed import all_true
 from .exceptions import InvalidParameterError
 from .networks import ConvDecoder, ConvEncoder, GaussianEncoder, TableHead, mlp
 from .training import Losses, NeuralGenerativeModel
@@ -442,7 +443,8 @@ class VAE(
         self.architecture_ = auto_architecture if self.architecture == "auto" else self.architecture
         self.pixel_likelihood_ = None
         if image:
-            auto = "bernoulli" if bool(np.isin(Z, (0.0, 1.0)).all()) else "logistic"
+            binary = all_true(bool(np.isin(Z, (0.0, 1.0)).all()))  # on every shard
+            auto = "bernoulli" if binary else "logistic"
             self.pixel_likelihood_ = (
                 auto if self.pixel_likelihood == "auto" else self.pixel_likelihood
             )

@@ -1,7 +1,8 @@
 """Run by tests/test_streaming.py under ``torchrun --nproc-per-node 2`` (gloo, CPU).
 
-Each process fits a GaussianMixture on its own shard, once in memory and once read as
-chunks of a Parquet folder, and rank 0 saves both models to the folder given.
+``gmm``: each process fits a GaussianMixture on its own shard, once in memory and once
+read as chunks of a Parquet folder. ``neural``: each process fits a VAE and a VAEGAN on
+its shard. Rank 0 saves the models to the folder given.
 """
 
 import sys
@@ -9,17 +10,24 @@ import warnings
 from pathlib import Path
 
 import pandas as pd
+import torch
 
-from hybridgen import GaussianMixture, distributed
+from hybridgen import VAE, VAEGAN, GaussianMixture, distributed
 from hybridgen.chunks import Chunks
 
-folder = Path(sys.argv[1])
+what, folder = sys.argv[1], Path(sys.argv[2])
+torch.set_num_threads(1)
 distributed.init_process_group("gloo")
 rank = distributed.rank()
-settings = {"n_components": 3, "random_state": 0, "device": "cpu", "max_iter": 40, "tol": 0.0}
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")  # max_iter is reached on purpose (tol=0)
-    shard = pd.read_parquet(folder / "shards" / f"part{rank}.parquet")
-    GaussianMixture(**settings).fit(shard).save(folder / "in_memory.hg")
-    chunks = Chunks(folder / "shards").shard()  # file i goes to rank i % 2
-    GaussianMixture(**settings).fit(chunks).save(folder / "chunks.hg")
+shard = pd.read_parquet(folder / "shards" / f"part{rank}.parquet")
+if what == "gmm":
+    settings = {"n_components": 3, "random_state": 0, "device": "cpu", "max_iter": 40, "tol": 0.0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # max_iter is reached on purpose (tol=0)
+        GaussianMixture(**settings).fit(shard).save(folder / "in_memory.hg")
+        chunks = Chunks(folder / "shards").shard()  # file i goes to rank i % 2
+        GaussianMixture(**settings).fit(chunks).save(folder / "chunks.hg")
+else:
+    settings = {"epochs": int(sys.argv[3]), "batch_size": 50, "random_state": 0, "device": "cpu"}
+    VAE(**settings, hidden_dims=(32,), latent_dim=4).fit(shard).save(folder / "vae.hg")
+    VAEGAN(**VAEGAN._quick_params | settings).fit(shard).save(folder / "vaegan.hg")
