@@ -418,7 +418,7 @@ class GaussianMixture(GenerativeModel):
                 "refit with fit(X, y)."
             )
         if isinstance(self.transformer_, TabularTransformer):
-            self.transformer_.partial_fit(X)
+            self.transformer_.partial_fit(X, owner=type(self).__name__)
         Z = dequantize(self.transformer_, self._encode(X), self._rng())
         device, dtype = self._device(), _DTYPES[self.dtype]
         layout = mixture_layout(self.transformer_.layout_)

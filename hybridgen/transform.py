@@ -272,7 +272,7 @@ class TabularTransformer(BaseEstimator):
             if c.kind in NUMERIC_KINDS
         }
 
-    def partial_fit(self, X: Any, y: Any = None) -> TabularTransformer:
+    def partial_fit(self, X: Any, y: Any = None, *, owner: str | None = None) -> TabularTransformer:
         """Fit on a first chunk, then take later chunks into the column statistics.
 
         The first call fixes the encoding: the columns, their kinds and categories,
@@ -284,6 +284,8 @@ class TabularTransformer(BaseEstimator):
         ----------
         X : DataFrame or array-like of shape (n_samples, n_features)
         y : ignored
+        owner : str or None
+            Name of the estimator to put in messages.
 
         Returns
         -------
@@ -299,6 +301,7 @@ class TabularTransformer(BaseEstimator):
         """
         if not hasattr(self, "layout_"):
             return self.fit(X)
+        self._read_for_transform(X, owner or type(self).__name__)  # scikit-learn's checks
         fitted = {spec.name: spec.kind for spec in self.columns_}
         chunk, _ = self._summarize(X, lambda names: fitted)
         merged = merge_tables(self.summary_, chunk, "this chunk")
