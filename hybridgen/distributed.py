@@ -163,9 +163,15 @@ def average_gradients(params: list[torch.nn.Parameter]) -> None:
     all-reduce (the synchronisation ``DistributedDataParallel`` makes after backward);
     a parameter without a gradient counts as a zero one."""
     grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-    summed = all_reduce_sum(grads)
-    for p, g in zip(params, summed, strict=True):
-        p.grad = g / world_size()
+    flat = torch.cat([g.reshape(-1) for g in grads])  # in the gradients' own dtype
+    on = _collective_device(flat)
+    buffer = flat.to(on)
+    dist.all_reduce(buffer, op=dist.ReduceOp.SUM)
+    flat = buffer.to(flat.device) / world_size()
+    start = 0
+    for p in params:
+        p.grad = flat[start : start + p.numel()].view_as(p)
+        start += p.numel()
 
 
 def broadcast_module(module: torch.nn.Module) -> None:
