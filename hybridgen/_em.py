@@ -365,19 +365,29 @@ def chunk_size(n_components: int, n_features: int, device: torch.device) -> int:
 def e_step(data: MixtureData, params: Params, cov_type: str, chunk: int) -> Stats:
     """One pass over the data: log-likelihood and sufficient statistics at ``params``."""
     matrix = cov_type in ("full", "tied")
-    total: Stats | None = None
-    for start in range(0, len(data.X), chunk):
+
+    def per_chunk(start: int) -> Stats:
         part = data.rows(slice(start, start + chunk))
         wlp, completions = weighted_log_prob(part, params, cov_type)
         norm = torch.logsumexp(wlp, dim=1)
         stats = chunk_stats(part, torch.exp(wlp - norm[:, None]), completions, matrix)
         stats.loglik = norm.sum()
+        return stats
+
+    return summed((per_chunk(start) for start in range(0, len(data.X), chunk)), "e_step")
+
+
+def summed(parts: Iterable[Stats], what: str) -> Stats:
+    """The sum of the statistics of disjoint sets of rows; ``what`` names the caller in
+    the error raised when there are none."""
+    total: Stats | None = None
+    for stats in parts:
         if total is None:
             total = stats
         else:
             total += stats
     if total is None:
-        raise ValueError("e_step needs at least one row.")
+        raise ValueError(f"{what} needs at least one row.")
     return total
 
 
@@ -426,16 +436,7 @@ def m_step(stats: Stats, cov_type: str, reg_covar: float, blocks: torch.Tensor) 
 
 def pass_stats(parts: Iterable[MixtureData], params: Params, cov_type: str, chunk: int) -> Stats:
     """:func:`e_step` over every part of the rows (chunks of a table read one by one)."""
-    total: Stats | None = None
-    for part in parts:
-        stats = e_step(part, params, cov_type, chunk)
-        if total is None:
-            total = stats
-        else:
-            total += stats
-    if total is None:
-        raise ValueError("pass_stats needs at least one row.")
-    return total
+    return summed((e_step(part, params, cov_type, chunk) for part in parts), "pass_stats")
 
 
 def run_em(
