@@ -44,6 +44,7 @@ import torch
 from ._columns import _scalar
 from ._conditional import EncodedConditions, encode_conditions, impose, satisfied
 from ._conditions import CategorySampler
+from .distributed import smallest, summed_array
 from .exceptions import (
     ConvergenceWarning,
     DataValidationError,
@@ -91,13 +92,15 @@ class ConditionalDecoderMixin:
         self.class_log_prior_ = None
         if labels is not None:
             counts = np.bincount(labels, minlength=len(self.classes_))  # type: ignore[attr-defined]
+            counts = summed_array(counts)  # over every process's shard
             self.class_log_prior_ = np.log(counts / counts.sum())
             return np.eye(len(counts))[labels]
         if self.condition_columns is None:  # type: ignore[attr-defined]
             return None
         self.condition_columns_ = self._checked_condition_columns()
         data = self._condition_data(X)
-        n_distinct = len(pd.DataFrame(data).drop_duplicates())
+        # every process needs the same number of components: the most any shard needs
+        n_distinct = -smallest(-len(pd.DataFrame(data).drop_duplicates()))
         prior = GaussianMixture(
             n_components=max(1, min(n_distinct, PRIOR_COMPONENTS)),
             max_iter=200,

@@ -265,14 +265,16 @@ class GenerativeModel(DensityMixin, BaseEstimator):
                 "class label."
             )
         try:
-            classes, codes = np.unique(labels, return_inverse=True)
+            classes = np.unique(labels)
+            if is_distributed():  # the classes of every process's shard
+                classes = np.unique(np.concatenate(all_gather_objects(classes)))
         except TypeError:
             raise DataValidationError(
                 "y mixes label types that cannot be ordered (e.g. numbers and strings); "
                 "expected labels of one type."
             ) from None
         self.classes_ = classes
-        return codes.astype(np.int64)
+        return np.searchsorted(classes, labels).astype(np.int64)
 
     def _device(self) -> torch.device:
         return resolve_device(getattr(self, "device", "auto"))

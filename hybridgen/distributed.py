@@ -17,8 +17,11 @@ processes hold rank 0's data layer.
   gradient with ``torch.autograd.grad`` (so a VAEGAN's networks never leak into
   each other), which DDP's hooks do not see; the all-reduce is therefore made by
   the loop itself. Epoch records and early stopping use the objective over all
-  processes, so every process stops at the same epoch. Conditional training
-  (``condition_columns``, image labels) runs on one process only for now.
+  processes, so every process stops at the same epoch. With ``condition_columns``
+  the prior over the condition columns is itself a ``GaussianMixture`` fitted over
+  all processes, and each process draws training-by-sampling batches from its own
+  shard.
+* Images fitted with labels ``y`` take the classes of every shard.
 
 Only rank 0 writes files (``save``) and progress bars. See ``docs/guide.md``,
 "Scaling out".
@@ -180,3 +183,14 @@ def broadcast_module(module: torch.nn.Module) -> None:
     names = list(state)
     for name, tensor in zip(names, broadcast_tensors([state[n] for n in names]), strict=True):
         state[name].copy_(tensor)
+
+
+def summed_array(values: Any) -> Any:
+    """A numpy array summed element-wise over the processes (itself without a group)."""
+    if not is_distributed():
+        return values
+    import numpy as np
+
+    array = np.asarray(values)
+    (total,) = all_reduce_sum([torch.as_tensor(array, dtype=torch.float64)])
+    return total.numpy().astype(array.dtype)

@@ -449,11 +449,6 @@ class GaussianMixture(GenerativeModel):
         codes = self._fit_labels(X, y)
         layout = mixture_layout(self.transformer_.layout_)
         data = mixture_data(Z, layout, device, dtype)
-        if codes is not None and is_distributed():
-            raise DataValidationError(
-                "GaussianMixture fits images with labels (y) on one process only; in a "
-                "torch.distributed process group, fit without y."
-            )
         if codes is not None:  # the class label: one more discrete variable per component
             layout, data = with_labels(layout, data, codes, len(self.classes_))
         shift = _common_shift(observed_mean(data))

@@ -41,7 +41,7 @@ from .distributed import (
     world_size,
 )
 from .distributed import rank as distributed_rank
-from .exceptions import HybridgenWarning, InvalidParameterError, NumericalError
+from .exceptions import HybridgenWarning, NumericalError
 
 __all__ = ["Losses", "NeuralGenerativeModel", "TrainingState", "train"]
 
@@ -339,12 +339,6 @@ class NeuralGenerativeModel(GenerativeModel):
         device = self._device()
         rng = self._rng()
         conditions = self._fit_conditions(X, self._fit_labels(X, y), rng)
-        if is_distributed() and conditions is not None:
-            raise InvalidParameterError(
-                f"{type(self).__name__} trains on several processes without conditions "
-                "only: condition_columns and image labels (y) are not supported in a "
-                "torch.distributed process group yet. Fit on one process, or without them."
-            )
         self._prepare(Z)
         self.module_ = self._seeded_module(rng).to(device)
         generator = torch_generator(rng, device)

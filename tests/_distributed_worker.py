@@ -1,14 +1,16 @@
 """Run by tests/test_streaming.py under ``torchrun --nproc-per-node 2`` (gloo, CPU).
 
 ``gmm``: each process fits a GaussianMixture on its own shard, once in memory and once
-read as chunks of a Parquet folder. ``neural``: each process fits a VAE and a VAEGAN on
-its shard. Rank 0 saves the models to the folder given.
+read as chunks of a Parquet folder, and on its share of labelled images.
+``neural``: each process fits a VAE, a VAEGAN and a VAE conditioned on "city" on its
+shard. Rank 0 saves the models to the folder given.
 """
 
 import sys
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -27,7 +29,14 @@ if what == "gmm":
         GaussianMixture(**settings).fit(shard).save(folder / "in_memory.hg")
         chunks = Chunks(folder / "shards").shard()  # file i goes to rank i % 2
         GaussianMixture(**settings).fit(chunks).save(folder / "chunks.hg")
+        images = np.load(folder / "images.npz")
+        given = {k: images[k] for k in ("weights_init", "means_init", "precisions_init")}
+        mixture = GaussianMixture(covariance_type="diag", **settings | given)
+        part = images["part"] == rank  # rank 1's share lacks a class
+        mixture.fit(images["X"][part], images["y"][part]).save(folder / "images.hg")
 else:
     settings = {"epochs": int(sys.argv[3]), "batch_size": 50, "random_state": 0, "device": "cpu"}
     VAE(**settings, hidden_dims=(32,), latent_dim=4).fit(shard).save(folder / "vae.hg")
     VAEGAN(**VAEGAN._quick_params | settings).fit(shard).save(folder / "vaegan.hg")
+    conditional = VAE(**settings | {"epochs": 3}, hidden_dims=(16,), condition_columns=["city"])
+    conditional.fit(shard).save(folder / "vae_conditional.hg")
