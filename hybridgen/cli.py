@@ -55,6 +55,7 @@ from ._cli_files import (
     _one_line,
     _read_data,
     _read_labels,
+    _require_pyarrow,
     _write_data,
 )
 from ._cli_options import (
@@ -67,6 +68,7 @@ from ._cli_options import (
 )
 from .base import GenerativeModel, bits_per_dim
 from .base import load as load_model
+from .chunks import Chunks
 from .exceptions import HybridgenError, InvalidParameterError
 from .gmm import GaussianMixture
 from .vae import VAE
@@ -213,10 +215,34 @@ def _fit_parser(model: str | None) -> _Parser:
     parser.add_argument(
         "-o", "--output", required=bool(model), metavar="MODEL_FILE", help="where to save it"
     )
+    _add_chunk_size(parser, "fit (--model gmm only: the other models train in memory)")
     _add_verbose(parser)
     if model:
         _add_parameter_options(parser, MODELS[model])
     return parser
+
+
+def _add_chunk_size(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--chunk-size",
+        type=_parse_int,
+        metavar="ROWS",
+        help=f"read a .csv or .parquet DATA ROWS rows at a time, never whole, to {what}",
+    )
+
+
+def _chunks(path: str, chunk_size: int, model: GenerativeModel | None = None) -> Chunks:
+    """DATA read ``chunk_size`` rows at a time (as arrays for a model fitted on one)."""
+    if not Path(path).is_file():
+        raise _CommandError(f"DATA file {path!r} does not exist")
+    if _file_kind(path, "DATA") == "npy" or chunk_size < 1:
+        raise _CommandError("--chunk-size needs a .csv or .parquet DATA and ROWS >= 1")
+    if _file_kind(path, "DATA") == "parquet":
+        _require_pyarrow("reading")
+    chunks = Chunks(path, chunk_size=chunk_size)
+    if model is None:
+        return chunks
+    return Chunks(lambda: (_as_model_input(model, chunk) for chunk in chunks))
 
 
 def _parse_fit(argv: list[str]) -> argparse.Namespace | None:
@@ -240,14 +266,24 @@ def _fit(args: argparse.Namespace, verbosity: int) -> int:
     _check_folder(args.output)
     if Path(args.output).suffix.lower() in _EXTENSIONS:
         raise _CommandError(f"-o {args.output!r} looks like a data file; models are saved as .hg")
-    data = _read_data(args.data)
+    if args.chunk_size is not None and args.model != "gmm":
+        raise _CommandError(
+            f"--chunk-size streams DATA through the gmm model only; {args.model} trains in "
+            "memory (drop --chunk-size)"
+        )
+    data = _read_data(args.data) if args.chunk_size is None else _chunks(args.data, args.chunk_size)
     estimator = cls(**params)
     logger.info("fitting %r", estimator)
     start = time.perf_counter()
     estimator.fit(data)
     seconds = time.perf_counter() - start
     estimator.save(args.output)
-    _echo(f"fitted {cls.__name__} on {_describe(data)} in {seconds:.2f} s; saved to {args.output}")
+    described = (
+        _describe(data)
+        if args.chunk_size is None
+        else f"{estimator.n_samples_seen_} rows read {args.chunk_size} at a time"
+    )
+    _echo(f"fitted {cls.__name__} on {described} in {seconds:.2f} s; saved to {args.output}")
     return 0
 
 
@@ -368,6 +404,7 @@ def _score_parser() -> _Parser:
         "-o", "--output", metavar="FILE", help="a .csv, .parquet or .npy file (implies --per-row)"
     )
     parser.add_argument("--device", help="device to score on (default: the saved one)")
+    _add_chunk_size(parser, "score it")
     _add_verbose(parser)
     return parser
 
@@ -375,8 +412,11 @@ def _score_parser() -> _Parser:
 def _score(args: argparse.Namespace, verbosity: int) -> int:
     _check_output(args.output)
     model = _load(args.model, args.device)
-    data = _read_data(args.data)
-    log_likelihood = model.score_samples(_as_model_input(model, data))
+    if args.chunk_size is None:
+        data = _as_model_input(model, _read_data(args.data))
+    else:
+        data = _chunks(args.data, args.chunk_size, model)
+    log_likelihood = model.score_samples(data)
     mean = float(np.mean(log_likelihood))
     line = f"mean log-likelihood: {mean:.6g} nats per row ({len(log_likelihood)} rows)"
     per_row = pd.DataFrame({"log_likelihood": log_likelihood})

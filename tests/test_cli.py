@@ -24,7 +24,7 @@ import pytest
 import hybridgen
 import hybridgen.compare
 import hybridgen.demo
-from hybridgen import cli
+from hybridgen import Chunks, GaussianMixture, cli
 from hybridgen._cli_options import _PARAM_DEST, _format_value, _given_params, _parameter_options
 from hybridgen.base import bits_per_dim
 from hybridgen.datasets import load_digits_images, make_mixed_table
@@ -226,6 +226,28 @@ def test_parquet_in_and_out_with_a_vae(files, tmp_path, capsys):
     assert out.startswith("mean log-likelihood: ") and "nats per row (40 rows)" in out
     scores = pd.read_parquet(per_row)["log_likelihood"]
     assert f"{scores.mean():.6g}" in out
+
+
+def test_chunk_size_streams_the_table_through_the_mixture(files, tmp_path, capsys):
+    """fit --chunk-size gives the model fit() gives on the same chunks; score
+    --chunk-size gives the in-memory scores; other models refuse it."""
+    model = tmp_path / "streamed.hg"
+    argv = ["fit", files["parquet"], "--model", "gmm", *quick_args("gmm"), "--seed", "0"]
+    code, _, err = run([*argv, "--chunk-size", 100, "-o", model], capsys)
+    assert code == 0, err
+    assert "on 300 rows read 100 at a time" in err
+    expected = GaussianMixture(**quick_params("gmm"), random_state=0)
+    expected.fit(Chunks(files["parquet"], chunk_size=100))
+    streamed = hybridgen.load(model)
+    np.testing.assert_allclose(streamed.means_, expected.means_, rtol=1e-10)
+    code, chunked, err = run(["score", model, files["csv"], "--chunk-size", 70], capsys)
+    assert code == 0, err
+    code, whole, err = run(["score", model, files["csv"]], capsys)
+    assert chunked == whole and "(300 rows)" in whole
+    vae = ["fit", files["csv"], "--model", "vae", "--chunk-size", 100, "-o", tmp_path / "v.hg"]
+    code, _, err = run(vae, capsys)
+    assert code == 2
+    assert_one_line_error(err, "--chunk-size streams DATA through the gmm model only")
 
 
 def test_parquet_without_pyarrow_names_the_package(files, tmp_path, monkeypatch, capsys):
