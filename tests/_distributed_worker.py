@@ -3,7 +3,8 @@
 ``gmm``: each process fits a GaussianMixture on its own shard, once in memory and once
 read as chunks of a Parquet folder, and on its share of labelled images.
 ``neural``: each process fits a VAE, a VAEGAN and a VAE conditioned on "city" on its
-shard. Rank 0 saves the models to the folder given.
+shard. Rank 0 saves the models to the folder given. ``nccl`` (on a GPU, any number of
+processes): the collectives hybridgen uses, on the nccl backend, checked in place.
 """
 
 import sys
@@ -19,6 +20,23 @@ from hybridgen.chunks import Chunks
 
 what, folder = sys.argv[1], Path(sys.argv[2])
 torch.set_num_threads(1)
+if what == "nccl":
+    from hybridgen.distributed import all_reduce_sum, average_gradients, broadcast_tensors
+
+    distributed.init_process_group("nccl")
+    world, rank = distributed.world_size(), distributed.rank()
+    on_gpu = torch.full((3,), float(rank + 1), device="cuda")
+    (total,) = all_reduce_sum([on_gpu])
+    assert total.device.type == "cuda" and total.tolist() == [world * (world + 1) / 2] * 3
+    (first,) = broadcast_tensors([torch.tensor([float(rank)])])  # a CPU tensor travels too
+    assert first.device.type == "cpu" and first.item() == 0.0
+    weight = torch.nn.Parameter(torch.zeros(2, device="cuda"))
+    weight.grad = torch.full((2,), float(rank), device="cuda")
+    average_gradients([weight])
+    assert weight.grad.tolist() == [(world - 1) / 2] * 2
+    assert distributed.all_gather_objects(rank) == list(range(world))
+    (folder / f"nccl-ok-{rank}").write_text("ok")
+    sys.exit(0)
 distributed.init_process_group("gloo")
 rank = distributed.rank()
 shard = pd.read_parquet(folder / "shards" / f"part{rank}.parquet")

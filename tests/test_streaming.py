@@ -24,6 +24,8 @@ from hybridgen._em import Params, block_matrix, m_step, mixture_layout, stats_fr
 from hybridgen.chunks import Chunks
 from hybridgen.transform import TabularTransformer
 
+from .conftest import requires_cuda
+
 FITTED = ("weights_", "means_", "covariances_", "discrete_probs_", "category_counts_")
 
 
@@ -329,3 +331,16 @@ def test_two_processes_train_the_vae_as_well_as_one(tmp_path):
     conditional = hybridgen.load(tmp_path / "vae_conditional.hg")
     north = conditional.sample(20, conditions={"city": "north"}, random_state=0)
     assert (north["city"] == "north").all() and np.isfinite(conditional.score(held_out))
+
+
+@pytest.mark.gpu
+@requires_cuda
+def test_collectives_on_the_nccl_backend(tmp_path):
+    """On a GPU machine, hybridgen's collectives work on nccl (one process per GPU)."""
+    n_gpus = torch.cuda.device_count()
+    worker = Path(__file__).with_name("_distributed_worker.py")
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(n_gpus)]
+    command += ["--master-port", str(29500 + os.getpid() % 1000), str(worker), "nccl"]
+    done = subprocess.run([*command, str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-6000:]
+    assert len(list(tmp_path.glob("nccl-ok-*"))) == n_gpus
