@@ -165,7 +165,7 @@ def _run_epoch(
     groups = model._parameter_groups()
     sums: dict[str, torch.Tensor] = {}
     rows = 0
-    for part in islice(settings["batches"](generator), settings["steps"]):
+    for part in _epoch_batches(settings["batches"], settings["steps"], generator):
         rows += len(part[0])
         losses = model._losses(part, generator)
         _apply_gradients(losses, groups, optimizers, settings["clip_grad_norm"])
@@ -175,6 +175,27 @@ def _run_epoch(
         for cb in callbacks:
             cb.on_batch_end(state)
     return sums, rows
+
+
+def _epoch_batches(
+    source: Callable[[torch.Generator], Iterator[tuple[torch.Tensor, ...]]],
+    steps: int | None,
+    generator: torch.Generator,
+) -> Iterator[tuple[torch.Tensor, ...]]:
+    """One epoch of ``source``; exactly ``steps`` batches when given (cut short, or
+    continued with a fresh epoch of the source), so that the processes of a group
+    make the same number of steps whatever their shards and batch sources."""
+    if steps is None:
+        yield from source(generator)
+        return
+    done = 0
+    while done < steps:
+        before = done
+        for part in islice(source(generator), steps - done):
+            yield part
+            done += 1
+        if done == before:  # an empty source cannot make up the steps
+            return
 
 
 def train(

@@ -265,6 +265,24 @@ def test_partial_fit_refuses_what_the_first_chunk_could_not_encode():
     assert spec.maximum == 100 and model.n_samples_seen_ == 650
 
 
+def test_an_epoch_has_exactly_the_steps_every_process_makes():
+    """Processes of a group step together: an epoch is cut short, or continued with a
+    fresh pass of the batch source, to the agreed number of steps."""
+    from hybridgen.training import _epoch_batches
+
+    generator = torch.Generator().manual_seed(0)
+
+    def source(gen):
+        order = torch.randperm(5, generator=gen)
+        return iter([order[:2], order[2:4], order[4:]])
+
+    assert len(list(_epoch_batches(source, None, generator))) == 3
+    assert len(list(_epoch_batches(source, 2, generator))) == 2
+    longer = list(_epoch_batches(source, 7, generator))
+    assert len(longer) == 7 and sorted(torch.cat(longer[:3]).tolist()) == [0, 1, 2, 3, 4]
+    assert list(_epoch_batches(lambda gen: iter([]), 4, generator)) == []
+
+
 # ---------------------------------------------------------------------------------------
 # torch.distributed: 2 CPU processes (gloo) == 1 process
 # ---------------------------------------------------------------------------------------
