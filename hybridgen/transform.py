@@ -82,12 +82,14 @@ __all__ = [
     "ColumnSpec",
     "ImageTransformer",
     "Span",
+    "TableSummary",
     "TabularTransformer",
     "decode_modes",
     "dequantize",
     "encode_modes",
     "fit_mode_mixtures",
     "make_transformer",
+    "merge_tables",
     "prune_modes",
 ]
 
@@ -206,7 +208,7 @@ class TabularTransformer(BaseEstimator):
         """The mergeable summary of the columns of ``X`` (one chunk of a larger table).
 
         Summaries of chunks, or of the shards of several processes, combine with
-        :func:`~hybridgen._column_summary.merge_tables`; :meth:`fit_summary` then fits
+        :func:`merge_tables`; :meth:`fit_summary` then fits
         the transformer as :meth:`fit` would on all the rows at once.
 
         Parameters
