@@ -193,7 +193,7 @@ class GenerativeModel(DensityMixin, BaseEstimator):
             self._fit_summaries(transformer, [transformer.summarize(X)], values)
         else:
             self._set_transformer(transformer.fit(X))
-        return transformer.transform(X, owner=type(self).__name__)
+        return self.transformer_.transform(X, owner=type(self).__name__)
 
     def _fit_transformer_on_chunks(self, chunks: Chunks) -> None:
         """Fit the data layer with one pass over ``chunks`` (every process's, in a
@@ -322,7 +322,10 @@ class GenerativeModel(DensityMixin, BaseEstimator):
         """
         chunks = chunk_source(X)
         if chunks is not None:
-            return np.concatenate([self._score_rows(chunk) for chunk in chunks])
+            parts = [self._score_rows(chunk) for chunk in chunks]
+            if not parts:
+                raise DataValidationError(f"{chunks!r} holds no rows.")
+            return np.concatenate(parts)
         return self._score_rows(X)
 
     def _score_rows(self, X: Any) -> np.ndarray:
@@ -351,6 +354,8 @@ class GenerativeModel(DensityMixin, BaseEstimator):
         for chunk in chunks:
             scores = self._score_rows(chunk)
             total, n = total + float(np.sum(scores)), n + len(scores)
+        if n == 0:
+            raise DataValidationError(f"{chunks!r} holds no rows.")
         return total / n
 
     def sample(

@@ -200,6 +200,27 @@ def test_chunks_reread_from_a_function_and_refuse_one_pass_iterators():
         GaussianMixture(**settings).fit(p for p in parts)
     with pytest.raises(DataValidationError, match="images are fitted in memory"):
         GaussianMixture(**settings).fit(Chunks([np.zeros((4, 3, 3))]))
+    empty = Chunks(lambda: iter([frame.head(0)]))  # empty chunks are skipped: no rows
+    for method in ("fit", "score", "score_samples"):
+        with pytest.raises(DataValidationError, match="holds no rows"):
+            getattr(made if method != "fit" else GaussianMixture(**settings), method)(empty)
+
+
+def test_chunks_name_what_they_cannot_read(tmp_path):
+    with pytest.raises(DataValidationError, match="No such file"):
+        Chunks(tmp_path / "missing.parquet")
+    with pytest.raises(DataValidationError, match="holds no .parquet file"):
+        Chunks(tmp_path)
+    (tmp_path / "table.xlsx").write_text("")
+    with pytest.raises(DataValidationError, match="expected a .parquet or .csv file"):
+        Chunks(tmp_path / "table.xlsx")
+    with pytest.raises(DataValidationError, match="got a int"):
+        Chunks(3)
+    with pytest.raises(hybridgen.InvalidParameterError, match="'chunk_size'"):
+        Chunks([np.zeros((2, 2))], chunk_size=0)
+    with pytest.raises(DataValidationError, match="Chunk 1 .* is a str"):
+        list(Chunks([np.zeros((2, 2)), "rows"]))
+    assert [len(c) for c in Chunks([np.zeros((4, 2))] * 4, rank=1, world_size=2)] == [4, 4]
 
 
 def test_neural_estimators_read_chunks_into_memory():
