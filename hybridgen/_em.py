@@ -569,18 +569,13 @@ def observed_mean(data: MixtureData) -> torch.Tensor:
 
 
 def shifted(data: MixtureData, shift: torch.Tensor) -> MixtureData:
-    """The rows with ``shift`` subtracted from the observed continuous cells."""
+    """The rows with ``shift`` subtracted from the observed continuous cells.
+
+    EM is equivariant under the shift, and second moments about a point near the mean
+    (``observed_mean``) lose no precision.
+    """
     X = data.X - shift
     return data._replace(X=X if data.missing is None else X.masked_fill(data.missing, 0.0))
-
-
-def centred(data: MixtureData) -> tuple[MixtureData, torch.Tensor]:
-    """Subtract the mean of the observed continuous cells; returns the data and that mean.
-
-    EM is equivariant under the shift, and uncentred second moments lose no precision.
-    """
-    shift = observed_mean(data)
-    return shifted(data, shift), shift
 
 
 def uniform_probs(n_components: int, blocks: torch.Tensor) -> torch.Tensor:

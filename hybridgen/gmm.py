@@ -329,6 +329,14 @@ class GaussianMixture(GenerativeModel):
                 "Expected n_samples >= n_components but got "
                 f"n_components = {self.n_components}, n_samples = {rows.n}"
             )
+        given = (self.weights_init, self.means_init, self.precisions_init)
+        looks_at_rows = previous is None and any(v is None for v in given)
+        if len(rows.first.X) < self.n_components and looks_at_rows:
+            raise InvalidParameterError(
+                f"The first chunk has {len(rows.first.X)} rows, fewer than n_components = "
+                f"{self.n_components}, and initialisation looks at the first chunk only; "
+                "read larger chunks (chunk_size)."
+            )
         blocks = block_matrix(rows.layout, device, dtype)
         config: dict[str, Any] = {
             "covariance_type": self.covariance_type,

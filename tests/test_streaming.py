@@ -206,6 +206,12 @@ def test_chunks_reread_from_a_function_and_refuse_one_pass_iterators():
             getattr(made if method != "fit" else GaussianMixture(**settings), method)(empty)
 
 
+def test_a_first_chunk_too_small_to_initialise_is_refused():
+    parts = _parts(_table(300), [2])
+    with pytest.raises(hybridgen.InvalidParameterError, match="The first chunk has 2 rows"):
+        GaussianMixture(3, device="cpu").fit(Chunks(parts))
+
+
 def test_chunks_name_what_they_cannot_read(tmp_path):
     with pytest.raises(DataValidationError, match="No such file"):
         Chunks(tmp_path / "missing.parquet")
