@@ -37,14 +37,15 @@ __all__ = ["ColumnSummary", "column_spec", "merge_summaries", "summarize"]
 class ColumnSummary:
     """Mergeable facts about one column (see the module docstring).
 
-    ``kind`` and ``dtype`` are None when every value seen was missing (such a chunk says
-    nothing about the column's kind). ``count``, ``mean`` and ``m2`` describe the observed
-    numbers (``m2`` is the sum of squared deviations from ``mean``).
+    ``kind`` is None when every value seen was missing and no kind was declared (such a
+    chunk says nothing about the column's kind, though its dtype counts). ``count``,
+    ``mean`` and ``m2`` describe the observed numbers (``m2`` is the sum of squared
+    deviations from ``mean``).
     """
 
     name: Hashable
     kind: str | None
-    dtype: str | None
+    dtype: str
     n: int
     n_missing: int
     categories: tuple = ()
@@ -56,6 +57,7 @@ class ColumnSummary:
     m2: float = 0.0
     minimum: float | None = None
     maximum: float | None = None
+    declared: bool = False  # the kind was given (column_kinds), not inferred
 
 
 def summarize(name: Hashable, column: pd.Series | np.ndarray, kind: str | None) -> ColumnSummary:
@@ -69,10 +71,11 @@ def summarize(name: Hashable, column: pd.Series | np.ndarray, kind: str | None) 
     missing = _isna(column)
     n, n_missing = int(missing.size), int(missing.sum())
     dtype = str(column.dtype)
+    declared = kind is not None
     if n_missing == n:
-        return ColumnSummary(name, kind, dtype if kind else None, n, n_missing)
+        return ColumnSummary(name, kind, dtype, n, n_missing, declared=declared)
     kind = kind or _natural_kind(name, column)
-    common = ColumnSummary(name, kind, dtype, n, n_missing)
+    common = ColumnSummary(name, kind, dtype, n, n_missing, declared=declared)
     if kind in NUMERIC_KINDS:
         observed = _numeric_values(name, column)[~missing]
         mean = float(observed.mean())
@@ -120,7 +123,7 @@ def _holding_missing(summary: ColumnSummary) -> ColumnSummary:
     """The dtype once the column has missing values: numpy integers become float64 and
     numpy booleans object, as pandas does when it concatenates such chunks. The kind
     stays (integers keep being rounded on decoding)."""
-    if summary.n_missing == 0 or summary.dtype is None:
+    if summary.n_missing == 0:
         return summary
     if summary.dtype == "bool":
         return replace(summary, dtype="object")
@@ -161,10 +164,11 @@ def merge_summaries(a: ColumnSummary, b: ColumnSummary, where: str = "a later ch
     kind = _merged_kind(a, b, where)
     if a.kind is None or b.kind is None:
         known = b if a.kind is None else a
-        dtype, categories, counts = known.dtype, known.categories, known.category_counts
-        category_dtype, ordered = known.category_dtype, known.ordered
+        dtype = _common_dtype(str(kind), a.dtype, b.dtype)
+        categories, counts = known.categories, known.category_counts
+        category_dtype = known.category_dtype and dtype == known.dtype
+        ordered = known.ordered and category_dtype
     elif kind in NUMERIC_KINDS:
-        assert a.dtype is not None and b.dtype is not None
         dtype = _common_dtype(kind, a.dtype, b.dtype)
         categories, counts, category_dtype, ordered = (), (), False, False
     else:
@@ -174,7 +178,6 @@ def merge_summaries(a: ColumnSummary, b: ColumnSummary, where: str = "a later ch
         if a.category_dtype and b.category_dtype and a.categories == b.categories:
             dtype, categories, category_dtype, ordered = a.dtype, a.categories, True, a.ordered
         else:
-            assert a.dtype is not None and b.dtype is not None
             dtype = _common_dtype(str(kind), a.dtype, b.dtype)
             dtype = "object" if "category" in (a.dtype, b.dtype) else dtype
             categories = tuple(_sorted_if_possible(list(tally)))
@@ -201,8 +204,21 @@ def merge_summaries(a: ColumnSummary, b: ColumnSummary, where: str = "a later ch
         m2,
         _extreme(min, a.minimum, b.minimum),
         _extreme(max, a.maximum, b.maximum),
+        a.declared or b.declared,
     )
-    return _holding_missing(merged)
+    merged = _holding_missing(merged)
+    if merged.kind == "integer" and not merged.declared and not _is_integer(merged.dtype):
+        # integers that arrive as floats (NaN in some chunk) are inferred as float, as
+        # they are in the concatenated table
+        merged = replace(merged, kind="float")
+    return merged
+
+
+def _is_integer(dtype: str) -> bool:
+    try:
+        return pd.api.types.is_integer_dtype(pd.api.types.pandas_dtype(dtype))
+    except TypeError:
+        return False
 
 
 def _extreme(pick: Any, a: float | None, b: float | None) -> float | None:
@@ -224,7 +240,6 @@ def column_spec(summary: ColumnSummary) -> ColumnSpec:
             f"Column {summary.name!r} has no observed value (all {summary.n_missing} are "
             "missing); drop it or fill it before fitting."
         )
-    assert summary.dtype is not None
     return ColumnSpec(
         name=summary.name,
         kind=summary.kind,

@@ -78,7 +78,13 @@ from ._column_summary import merge_tables
 from ._conditional import EncodedConditions, encode_conditions, encode_labels, impose
 from ._validation import Interval, validate_params
 from .chunks import Chunks, chunk_source
-from .distributed import all_gather_objects, barrier, broadcast_object, is_distributed, world_size
+from .distributed import (
+    all_gather_objects,
+    broadcast_object,
+    is_distributed,
+    on_every_process,
+    world_size,
+)
 from .distributed import rank as distributed_rank
 from .exceptions import (
     DataValidationError,
@@ -187,10 +193,15 @@ class GenerativeModel(DensityMixin, BaseEstimator):
         of a table, and the columns are learnt from every shard's summary."""
         transformer = make_transformer(X, **self._transformer_params(X))
         if is_distributed() and isinstance(transformer, TabularTransformer):
-            values = None
-            if transformer.numeric == "mode":  # the mode mixtures see a sample of every shard
-                values = transformer.numeric_sample(X, MODE_SAMPLE_ROWS // world_size())
-            self._fit_summaries(transformer, [transformer.summarize(X)], values)
+
+            def local() -> tuple[Any, dict[Any, np.ndarray] | None]:
+                values = None
+                if transformer.numeric == "mode":  # the mode mixtures see every shard
+                    values = transformer.numeric_sample(X, MODE_SAMPLE_ROWS // world_size())
+                return transformer.summarize(X), values
+
+            summary, values = on_every_process(local)
+            self._fit_summaries(transformer, [summary], values)
         else:
             self._set_transformer(transformer.fit(X))
         return self.transformer_.transform(X, owner=type(self).__name__)
@@ -198,20 +209,24 @@ class GenerativeModel(DensityMixin, BaseEstimator):
     def _fit_transformer_on_chunks(self, chunks: Chunks) -> None:
         """Fit the data layer with one pass over ``chunks`` (every process's, in a
         process group), as :meth:`_fit_transformer` would on all the rows at once."""
-        summaries = []
-        transformer = None
-        for i, chunk in enumerate(chunks):
-            if isinstance(chunk, np.ndarray) and chunk.ndim > 2:
-                raise DataValidationError(
-                    f"Chunk {i} holds images of shape {chunk.shape[1:]}; images are fitted in "
-                    "memory, not in chunks. Pass the image array itself."
-                )
-            if transformer is None:
-                transformer = TabularTransformer(**self._transformer_params(chunk))
-            summaries.append(transformer.summarize(chunk))
-        if transformer is None:
-            raise DataValidationError(f"{chunks!r} holds no rows.")
-        self._fit_summaries(transformer, summaries)
+
+        def local() -> tuple[TabularTransformer, list[Any]]:
+            summaries = []
+            transformer = None
+            for i, chunk in enumerate(chunks):
+                if isinstance(chunk, np.ndarray) and chunk.ndim > 2:
+                    raise DataValidationError(
+                        f"Chunk {i} holds images of shape {chunk.shape[1:]}; images are fitted "
+                        "in memory, not in chunks. Pass the image array itself."
+                    )
+                if transformer is None:
+                    transformer = TabularTransformer(**self._transformer_params(chunk))
+                summaries.append(transformer.summarize(chunk))
+            if transformer is None:  # every process needs rows (more processes than chunks?)
+                raise DataValidationError(f"{chunks!r} holds no rows.")
+            return transformer, summaries
+
+        self._fit_summaries(*on_every_process(local))
 
     def _fit_summaries(
         self,
@@ -224,14 +239,16 @@ class GenerativeModel(DensityMixin, BaseEstimator):
         processes then holding rank 0's fitted transformer."""
         if is_distributed():  # every process's summaries, in rank order
             summaries = [s for shard in all_gather_objects(summaries) for s in shard]
-            if values is not None:
+            if values is not None:  # every numeric column's sample from every process
                 shards = all_gather_objects(values)
-                values = {k: np.concatenate([shard[k] for shard in shards]) for k in values}
+                names = dict.fromkeys(k for shard in shards for k in shard)
+                values = {k: np.concatenate([s[k] for s in shards if k in s]) for k in names}
         if not summaries:
             raise DataValidationError("No process holds any rows to fit on.")
         merged = summaries[0]
         for i, summary in enumerate(summaries[1:], start=1):
-            merged = merge_tables(merged, summary, f"chunk {i}")
+            where = f"part {i} (chunks counted over the processes in rank order)"
+            merged = merge_tables(merged, summary, where if is_distributed() else f"chunk {i}")
         transformer.fit_summary(merged, values)
         if is_distributed():
             transformer = broadcast_object(transformer)
@@ -253,6 +270,14 @@ class GenerativeModel(DensityMixin, BaseEstimator):
             del self.classes_
         if y is None or self.transformer_.input_kind_ != "image":
             return None
+        labels, classes = on_every_process(lambda: self._checked_labels(X, y))
+        if is_distributed():  # the classes of every process's shard
+            classes = np.unique(np.concatenate(all_gather_objects(classes)))
+        self.classes_ = classes
+        return np.searchsorted(classes, labels).astype(np.int64)
+
+    def _checked_labels(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The labels as an array, and their sorted distinct values."""
         labels = np.asarray(y)
         n = len(X)
         if labels.ndim != 1 or len(labels) != n:
@@ -265,16 +290,12 @@ class GenerativeModel(DensityMixin, BaseEstimator):
                 "class label."
             )
         try:
-            classes = np.unique(labels)
-            if is_distributed():  # the classes of every process's shard
-                classes = np.unique(np.concatenate(all_gather_objects(classes)))
+            return labels, np.unique(labels)
         except TypeError:
             raise DataValidationError(
                 "y mixes label types that cannot be ordered (e.g. numbers and strings); "
                 "expected labels of one type."
             ) from None
-        self.classes_ = classes
-        return np.searchsorted(classes, labels).astype(np.int64)
 
     def _device(self) -> torch.device:
         return resolve_device(getattr(self, "device", "auto"))
@@ -445,10 +466,8 @@ class GenerativeModel(DensityMixin, BaseEstimator):
         only rank 0 writes, and every process returns once the file is written.
         """
         self._check_fitted()
-        if is_distributed():
-            if distributed_rank() == 0:
-                self._write(path)
-            barrier()
+        if is_distributed():  # every process returns (or raises) once rank 0 has written
+            on_every_process(lambda: self._write(path) if distributed_rank() == 0 else None)
             return
         self._write(path)
 

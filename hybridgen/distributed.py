@@ -33,7 +33,8 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
@@ -48,6 +49,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 
 def is_distributed() -> bool:
@@ -163,18 +166,42 @@ def smallest(value: int) -> int:
 
 def average_gradients(params: list[torch.nn.Parameter]) -> None:
     """Replace each parameter's ``.grad`` by its mean over the processes, in one
-    all-reduce (the synchronisation ``DistributedDataParallel`` makes after backward);
-    a parameter without a gradient counts as a zero one."""
+    all-reduce (the synchronisation ``DistributedDataParallel`` makes after backward).
+    A process without a gradient for a parameter counts zero; a parameter no process
+    has a gradient for keeps none, so the optimiser skips it as it would on one process.
+    """
     grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-    flat = torch.cat([g.reshape(-1) for g in grads])  # in the gradients' own dtype
-    on = _collective_device(flat)
-    buffer = flat.to(on)
+    has = [torch.ones(1) if p.grad is not None else torch.zeros(1) for p in params]
+    flat = torch.cat([g.reshape(-1) for g in grads] + [h.to(grads[0]) for h in has])
+    buffer = flat.to(_collective_device(flat))
     dist.all_reduce(buffer, op=dist.ReduceOp.SUM)
-    flat = buffer.to(flat.device) / world_size()
+    flat = buffer.to(flat.device)
+    used = (flat[-len(params) :] > 0).tolist()  # one device sync, not one per parameter
+    flat = flat / world_size()
     start = 0
-    for p in params:
-        p.grad = flat[start : start + p.numel()].view_as(p)
+    for p, is_used in zip(params, used, strict=True):
+        p.grad = flat[start : start + p.numel()].view_as(p) if is_used else None
         start += p.numel()
+
+
+def on_every_process(compute: Callable[[], _T]) -> _T:
+    """``compute()`` on this process; if it raised on any process of the group, every
+    process raises (the failing one its own error), so none is left waiting in a
+    collective."""
+    from .exceptions import DataValidationError
+
+    error: Exception | None = None
+    result: Any = None
+    try:
+        result = compute()
+    except Exception as exc:  # noqa: BLE001 - re-raised below, on every process
+        error = exc
+    if not all_true(error is None):
+        raise error or DataValidationError(
+            "Another process of the torch.distributed group failed (its error says why); "
+            "this one stops with it."
+        )
+    return result  # type: ignore[no-any-return]
 
 
 def broadcast_module(module: torch.nn.Module) -> None:

@@ -17,6 +17,7 @@ mathematics lives in :mod:`hybridgen._em`; this module is the estimator.
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import warnings
@@ -70,7 +71,7 @@ from ._em_conditional import (
 from ._validation import Interval, Options
 from .base import GenerativeModel, torch_generator
 from .chunks import Chunks, chunk_source
-from .distributed import all_reduce_sum, broadcast_tensors, is_distributed
+from .distributed import all_reduce_sum, broadcast_tensors, is_distributed, on_every_process
 from .distributed import rank as distributed_rank
 from .exceptions import ConvergenceWarning, DataValidationError, InvalidParameterError
 from .transform import TabularTransformer, dequantize
@@ -119,7 +120,9 @@ class GaussianMixture(GenerativeModel):
     precisions_init : array-like, default=None
         Shape (n_components, n_continuous, n_continuous) for "full", (n_continuous,
         n_continuous) for "tied", (n_components, n_continuous) for "diag",
-        (n_components,) for "spherical".
+        (n_components,) for "spherical". When ``weights_init``, ``means_init`` and
+        ``precisions_init`` are all given, initialisation looks at no rows: each
+        component's distributions over discrete columns start uniform.
     random_state : int, RandomState instance or None, default=None
     warm_start : bool, default=False
         Start from the previous fit's parameters (``n_init`` is then 1).
@@ -329,14 +332,6 @@ class GaussianMixture(GenerativeModel):
                 "Expected n_samples >= n_components but got "
                 f"n_components = {self.n_components}, n_samples = {rows.n}"
             )
-        given = (self.weights_init, self.means_init, self.precisions_init)
-        looks_at_rows = previous is None and any(v is None for v in given)
-        if len(rows.first.X) < self.n_components and looks_at_rows:
-            raise InvalidParameterError(
-                f"The first chunk has {len(rows.first.X)} rows, fewer than n_components = "
-                f"{self.n_components}, and initialisation looks at the first chunk only; "
-                "read larger chunks (chunk_size)."
-            )
         blocks = block_matrix(rows.layout, device, dtype)
         config: dict[str, Any] = {
             "covariance_type": self.covariance_type,
@@ -356,9 +351,7 @@ class GaussianMixture(GenerativeModel):
             if previous is not None:
                 start = _shifted(_to(previous, device, dtype), -rows.shift)
             else:
-                start = self._initial_params(rows.first, blocks, rows.shift, config, rng)
-                if is_distributed():  # every process starts where rank 0 does
-                    start = Params(*broadcast_tensors(list(vars(start).values())))
+                start = self._start(rows, blocks, config, rng, chunked=chunks is not None)
             quiet = not self.verbose or distributed_rank() != 0
             with tqdm(total=self.max_iter, disable=quiet, desc=f"EM init {init + 1}") as bar:
                 result = run_em(stats_at, start, config, blocks, bar)
@@ -413,6 +406,12 @@ class GaussianMixture(GenerativeModel):
             When ``X`` needs another encoding than the first chunk's: a category or
             missing values the first chunk did not have, other columns.
         """
+        if hasattr(self, "transformer_") and not hasattr(self, "n_samples_seen_"):
+            raise DataValidationError(
+                "This GaussianMixture was fitted by an older hybridgen, which did not keep "
+                "n_samples_seen_, so partial_fit cannot weigh a new chunk against it; fit it "
+                "again, then call partial_fit."
+            )
         if not hasattr(self, "n_samples_seen_"):
             return self.fit(X)
         if chunk_source(X) is not None:
@@ -425,9 +424,11 @@ class GaussianMixture(GenerativeModel):
                 "partial_fit does not update a model of labelled images (fitted with y); "
                 "refit with fit(X, y)."
             )
-        if isinstance(self.transformer_, TabularTransformer):
-            self.transformer_.partial_fit(X, owner=type(self).__name__)
-        Z = dequantize(self.transformer_, self._encode(X), self._rng())
+        transformer = copy.deepcopy(self.transformer_)  # kept only if the update succeeds
+        if isinstance(transformer, TabularTransformer):
+            transformer.partial_fit(X, owner=type(self).__name__)
+        Z = transformer.transform(X, owner=type(self).__name__)
+        Z = dequantize(transformer, Z, self._rng())
         device, dtype = self._device(), _DTYPES[self.dtype]
         layout = mixture_layout(self.transformer_.layout_)
         params = self._params(device, dtype)
@@ -441,12 +442,39 @@ class GaussianMixture(GenerativeModel):
         total += new
         blocks = block_matrix(layout, device, dtype)
         self._store(_shifted(m_step(total, cov_type, reg, blocks), shift))
+        self.transformer_ = transformer
         self.category_counts_ = _category_counts(self.transformer_)
         self.n_samples_seen_ += len(Z)
         self.n_iter_ += 1
         self.lower_bound_ = new.loglik.item() / new.n
         self.lower_bounds_ = [*self.lower_bounds_, self.lower_bound_]
         return self
+
+    def _start(
+        self,
+        rows: _Rows,
+        blocks: torch.Tensor,
+        config: dict[str, Any],
+        rng: np.random.RandomState,
+        chunked: bool,
+    ) -> Params:
+        """Initial parameters from ``rows.first``; in a process group, rank 0's, made
+        there alone (every process learns whether that failed, so none waits forever)."""
+        if not is_distributed():
+            return self._initial_params(rows.first, blocks, rows.shift, config, rng, chunked)
+        K, D = self.n_components, rows.first.X.shape[1]
+        shapes = _PRECISION_SHAPES[self.covariance_type](K, D)
+        zeros = rows.shift.new_zeros
+        start = Params(  # same shapes on every process, overwritten by rank 0's
+            zeros(K), zeros(K, D), zeros(shapes), zeros(shapes), zeros(K, blocks.shape[0])
+        )
+        if distributed_rank() == 0:
+            start = on_every_process(
+                lambda: self._initial_params(rows.first, blocks, rows.shift, config, rng, chunked)
+            )
+        else:
+            on_every_process(lambda: None)
+        return Params(*broadcast_tensors(list(vars(start).values())))
 
     def _rows_in_memory(
         self, X: Any, y: Any, rng: np.random.RandomState, device: torch.device, dtype: torch.dtype
@@ -523,8 +551,10 @@ class GaussianMixture(GenerativeModel):
         shift: torch.Tensor,
         config: dict[str, Any],
         rng: np.random.RandomState,
+        chunked: bool = False,
     ) -> Params:
-        """Parameters from initial responsibilities, overridden by any ``*_init``.
+        """Parameters from initial responsibilities, overridden by any ``*_init``
+        (``chunked``: ``data`` is the first chunk of a table read in chunks).
 
         When weights, means and precisions are all given, the rows are not looked at:
         discrete variables start uniform in every component, so a fit on chunks and one
@@ -543,6 +573,13 @@ class GaussianMixture(GenerativeModel):
                 uniform_probs(K, blocks),
             )
             return self._apply_user_init(params, shift)
+        if len(data.X) < K:
+            where = "first chunk" if chunked else "shard of rank 0"
+            raise InvalidParameterError(
+                f"The {where} has {len(data.X)} rows, fewer than n_components = {K}, and "
+                f"initialisation looks at it alone; give it more rows"
+                + (" (a larger chunk_size)." if chunked else ".")
+            )
         resp = initial_responsibilities(data, K, self.init_params, generator)
         stats = complete_stats(data, resp, self.covariance_type in ("full", "tied"))
         params = m_step(stats, self.covariance_type, config["reg_covar"], blocks)

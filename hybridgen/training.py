@@ -34,6 +34,7 @@ from .callbacks import Callback, EarlyStopping, ProgressBar
 from .chunks import chunk_source
 from .distributed import (
     all_reduce_sum,
+    all_true,
     average_gradients,
     broadcast_module,
     is_distributed,
@@ -368,6 +369,12 @@ class NeuralGenerativeModel(GenerativeModel):
             generator.manual_seed(generator.initial_seed() + distributed_rank())
         fraction = self.validation_fraction if self.early_stopping else 0.0
         data, valid = split_validation(self._tensors(Z, conditions), fraction, generator)
+        if is_distributed() and not all_true(valid is not None):
+            # a shard too small to hold out a row: no process validates, so all monitor
+            # the same objective and stop at the same epoch
+            if valid is not None:
+                data = tuple(torch.cat([d, v]) for d, v in zip(data, valid, strict=True))
+            valid = None
         self.history_: list[dict[str, float]] = []
         callbacks = self._callbacks(has_validation=valid is not None)
         with flush_denormals():

@@ -268,10 +268,10 @@ class TabularTransformer(BaseEstimator):
         summary, columns = self._summarize(X, self._checked_column_kinds)
         rows = np.unique(np.linspace(0, len(columns[0]) - 1, max(1, max_rows)).astype(int))
         picked = [c[rows] if isinstance(c, np.ndarray) else c.iloc[rows] for c in columns]
-        return {
-            c.name: _numeric_values(c.name, column)
+        return {  # a column with no value here may be numeric elsewhere: NaN, all of it
+            c.name: _numeric_values(c.name, column) if c.kind else np.full(len(rows), np.nan)
             for c, column in zip(summary.columns, picked, strict=True)
-            if c.kind in NUMERIC_KINDS
+            if c.kind in (*NUMERIC_KINDS, None)
         }
 
     def partial_fit(self, X: Any, y: Any = None, *, owner: str | None = None) -> TabularTransformer:
@@ -308,14 +308,12 @@ class TabularTransformer(BaseEstimator):
         chunk, _ = self._summarize(X, lambda names: fitted)
         merged = merge_tables(self.summary_, chunk, "this chunk")
         specs = []
-        for old, column in zip(self.columns_, merged.columns, strict=True):
+        for old, column, part in zip(self.columns_, merged.columns, chunk.columns, strict=True):
             new = column_spec(column)
-            if set(new.categories) != set(old.categories) or new.has_missing != old.has_missing:
-                what = (
-                    f"categories {sorted(set(new.categories) - set(old.categories), key=str)}"
-                    if new.has_missing == old.has_missing
-                    else "missing values"
-                )
+            occurring = {c for c, k in zip(part.categories, part.category_counts, strict=True) if k}
+            unseen = sorted(occurring - set(old.categories), key=str)
+            if unseen or (part.n_missing and not old.has_missing):
+                what = f"categories {unseen}" if unseen else "missing values"
                 raise DataValidationError(
                     f"Column {old.name!r} has {what} in this chunk, which the first chunk "
                     "passed to partial_fit did not have, so its encoding cannot hold them. "
@@ -355,6 +353,18 @@ class TabularTransformer(BaseEstimator):
             self.numeric_params_ = {c.name: standard_params(c) for c in numeric}
         elif numeric and self.numeric == "mode":
             assert values is not None
+            absent = [c.name for c in numeric if c.name not in values]
+            if absent:
+                raise DataValidationError(
+                    f"Column {absent[0]!r} is numeric, but the values given to fit_summary "
+                    "hold no sample of it; expected an array of its numbers for every "
+                    f"numeric column ({len(absent)} missing)."
+                )
+            if len({len(values[c.name]) for c in numeric}) > 1:
+                raise DataValidationError(
+                    "The values given to fit_summary must sample the same rows of every "
+                    "numeric column (arrays of one length)."
+                )
             matrix = np.column_stack([values[c.name] for c in numeric])
             params = _fit_modes(matrix, self.max_modes)
             self.numeric_params_ = {c.name: p for c, p in zip(numeric, params, strict=True)}

@@ -5,6 +5,7 @@ read as chunks of a Parquet folder, and on its share of labelled images.
 ``neural``: each process fits a VAE, a VAEGAN and a VAE conditioned on "city" on its
 shard. Rank 0 saves the models to the folder given. ``nccl`` (on a GPU, any number of
 processes): the collectives hybridgen uses, on the nccl backend, checked in place.
+``errors``: a process without rows makes every process raise, none waits forever.
 """
 
 import sys
@@ -15,6 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+import hybridgen
 from hybridgen import VAE, VAEGAN, GaussianMixture, distributed
 from hybridgen.chunks import Chunks
 
@@ -39,6 +41,12 @@ if what == "nccl":
     sys.exit(0)
 distributed.init_process_group("gloo")
 rank = distributed.rank()
+if what == "errors":  # one file for two processes: rank 1 has no chunk; both must raise
+    try:
+        GaussianMixture(2, device="cpu").fit(Chunks(folder / "shards").shard())
+    except hybridgen.DataValidationError as exc:
+        (folder / f"raised-{rank}").write_text(str(exc))
+    sys.exit(0)
 shard = pd.read_parquet(folder / "shards" / f"part{rank}.parquet")
 if what == "gmm":
     settings = {"n_components": 3, "random_state": 0, "device": "cpu", "max_iter": 40, "tol": 0.0}

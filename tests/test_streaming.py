@@ -136,8 +136,17 @@ def test_chunk_dtypes_merge_as_concatenation_would():
     assert got["c"] == ("categorical", "object", ("u", "v", "w"), False)
     assert expected["c"][0] == "categorical" and expected["c"][2:] == got["c"][2:]
     assert got["z"] == expected["z"]
-    assert got["n"][1:] == expected["n"][1:] == ("float64", (), True)
-    assert got["n"][0] == "float" and t.category_counts().tolist() == [3.0, 1.0, 2.0]
+    assert got["n"] == expected["n"] == ("float", "float64", (), True)
+    assert t.category_counts().tolist() == [3.0, 1.0, 2.0]
+    # an integer column whose second chunk is all missing is a float column, as in the
+    # concatenated table; a declared kind stays
+    c = pd.DataFrame({"n": [np.nan] * 3})
+    merged = merge_tables(t.summarize(a[["n"]]), t.summarize(c))
+    concat = TabularTransformer().fit(pd.concat([a[["n"]], c], ignore_index=True))
+    assert TabularTransformer().fit_summary(merged).columns_ == concat.columns_
+    declared = TabularTransformer(column_kinds={"n": "integer"})
+    summary = merge_tables(declared.summarize(a[["n"]]), declared.summarize(c))
+    assert declared.fit_summary(summary).columns_[0].kind == "integer"
 
 
 def test_chunks_of_conflicting_kinds_or_columns_are_refused():
@@ -285,11 +294,17 @@ def test_partial_fit_refuses_what_the_first_chunk_could_not_encode():
     missing_y = frame.head(50).assign(y=np.nan)
     with pytest.raises(DataValidationError, match="Column 'y'"):
         model.partial_fit(missing_y)
-    assert model.n_samples_seen_ == 600  # nothing was taken in
+    assert model.n_samples_seen_ == 600  # nothing was taken in, by the model or its columns
+    assert model.transformer_.summary_.columns[0].n == 600
+    declared = frame.head(50).assign(
+        city=pd.Categorical(frame["city"].head(50), categories=["east", "north", "south", "z"])
+    )
+    model.partial_fit(declared)  # "z" is declared but never occurs: nothing new to encode
+    assert model.n_samples_seen_ == 650
     wider = frame.head(50).assign(count=100)
     model.partial_fit(wider)
     spec = {s.name: s for s in model.transformer_.columns_}["count"]
-    assert spec.maximum == 100 and model.n_samples_seen_ == 650
+    assert spec.maximum == 100 and model.n_samples_seen_ == 700
 
 
 def test_an_epoch_has_exactly_the_steps_every_process_makes():
@@ -352,6 +367,12 @@ def test_two_processes_fit_the_mixture_one_process_fits(tmp_path):
     np.testing.assert_array_equal(two.classes_, [0, 1, 2])
     for name in ("weights_", "means_", "covariances_", "discrete_probs_"):
         np.testing.assert_allclose(getattr(two, name), getattr(labelled, name), rtol=1e-8)
+
+
+def test_a_process_without_rows_stops_every_process(tmp_path):
+    _torchrun("errors", tmp_path, [_table(50)])  # one Parquet file, two processes
+    messages = [(tmp_path / f"raised-{rank}").read_text() for rank in (0, 1)]
+    assert "holds no rows" in messages[1] and "Another process" in messages[0]
 
 
 @pytest.mark.slow
