@@ -38,6 +38,7 @@ if what == "nccl":
     assert weight.grad.tolist() == [(world - 1) / 2] * 2
     assert distributed.all_gather_objects(rank) == list(range(world))
     (folder / f"nccl-ok-{rank}").write_text("ok")
+    torch.distributed.destroy_process_group()
     sys.exit(0)
 distributed.init_process_group("gloo")
 rank = distributed.rank()
@@ -46,6 +47,7 @@ if what == "errors":  # one file for two processes: rank 1 has no chunk; both mu
         GaussianMixture(2, device="cpu").fit(Chunks(folder / "shards").shard())
     except hybridgen.DataValidationError as exc:
         (folder / f"raised-{rank}").write_text(str(exc))
+    torch.distributed.destroy_process_group()
     sys.exit(0)
 shard = pd.read_parquet(folder / "shards" / f"part{rank}.parquet")
 if what == "gmm":
@@ -66,3 +68,4 @@ else:
     VAEGAN(**VAEGAN._quick_params | settings).fit(shard).save(folder / "vaegan.hg")
     conditional = VAE(**settings | {"epochs": 3}, hidden_dims=(16,), condition_columns=["city"])
     conditional.fit(shard).save(folder / "vae_conditional.hg")
+torch.distributed.destroy_process_group()
