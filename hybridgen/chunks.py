@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .distributed import rank as current_rank
+from .distributed import world_size as current_world
 from .exceptions import DataValidationError, InvalidParameterError
 
 __all__ = ["Chunks", "chunk_source"]
@@ -97,9 +99,6 @@ class Chunks:
         """The chunks of one process among ``world_size``: every ``world_size``-th chunk
         starting at ``rank``. Both default to this process's place in the initialised
         ``torch.distributed`` process group (rank 0 of 1 without one)."""
-        from .distributed import rank as current_rank
-        from .distributed import world_size as current_world
-
         return Chunks(
             self.source,
             chunk_size=self.chunk_size,

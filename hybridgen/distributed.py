@@ -119,8 +119,8 @@ def broadcast_tensors(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
     """Rank 0's ``tensors`` on every process (each of the same shape everywhere), on each
     input's device and dtype."""
     out = []
-    for tensor in tensors:
-        buffer = tensor.detach().to(_collective_device(tensor)).contiguous()
+    for tensor in tensors:  # a copy: the inputs are never written to
+        buffer = tensor.detach().to(_collective_device(tensor), copy=True).contiguous()
         dist.broadcast(buffer, src=0)
         out.append(buffer.to(device=tensor.device, dtype=tensor.dtype))
     return out

@@ -460,21 +460,32 @@ class GaussianMixture(GenerativeModel):
     ) -> Params:
         """Initial parameters from ``rows.first``; in a process group, rank 0's, made
         there alone (every process learns whether that failed, so none waits forever)."""
-        if not is_distributed():
+
+        def initial() -> Params:
             return self._initial_params(rows.first, blocks, rows.shift, config, rng, chunked)
-        K, D = self.n_components, rows.first.X.shape[1]
-        shapes = _PRECISION_SHAPES[self.covariance_type](K, D)
-        zeros = rows.shift.new_zeros
-        start = Params(  # same shapes on every process, overwritten by rank 0's
-            zeros(K), zeros(K, D), zeros(shapes), zeros(shapes), zeros(K, blocks.shape[0])
+
+        if not is_distributed():
+            return initial()
+        D = rows.first.X.shape[1]
+        # every process holds parameters of the same shapes, overwritten by rank 0's
+        start = on_every_process(
+            lambda: initial() if distributed_rank() == 0 else self._blank_params(D, blocks)
         )
-        if distributed_rank() == 0:
-            start = on_every_process(
-                lambda: self._initial_params(rows.first, blocks, rows.shift, config, rng, chunked)
-            )
-        else:
-            on_every_process(lambda: None)
         return Params(*broadcast_tensors(list(vars(start).values())))
+
+    def _blank_params(self, n_continuous: int, blocks: torch.Tensor) -> Params:
+        """Weights 1/K, zero Gaussians and uniform discrete distributions (over the
+        ``blocks`` of :func:`~hybridgen._em.block_matrix`), shaped for this model: the
+        start that ``*_init`` overwrite."""
+        K = self.n_components
+        shape = _PRECISION_SHAPES[self.covariance_type](K, n_continuous)
+        return Params(
+            torch.full((K,), 1.0 / K).to(blocks),
+            torch.zeros(K, n_continuous).to(blocks),
+            torch.zeros(shape).to(blocks),
+            torch.zeros(shape).to(blocks),
+            uniform_probs(K, blocks),
+        )
 
     def _rows_in_memory(
         self, X: Any, y: Any, rng: np.random.RandomState, device: torch.device, dtype: torch.dtype
@@ -564,15 +575,7 @@ class GaussianMixture(GenerativeModel):
         given = (self.weights_init, self.means_init, self.precisions_init)
         K, D = self.n_components, data.X.shape[1]
         if all(v is not None for v in given):
-            zeros = torch.zeros(_PRECISION_SHAPES[self.covariance_type](K, D)).to(shift)
-            params = Params(
-                torch.full((K,), 1.0 / K).to(shift),
-                torch.zeros(K, D).to(shift),
-                zeros,
-                zeros,
-                uniform_probs(K, blocks),
-            )
-            return self._apply_user_init(params, shift)
+            return self._apply_user_init(self._blank_params(D, blocks), shift)
         if len(data.X) < K:
             where = "first chunk" if chunked else "shard of rank 0"
             raise InvalidParameterError(
