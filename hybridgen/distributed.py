@@ -9,18 +9,16 @@ processes hold rank 0's data layer.
 
 * ``GaussianMixture`` sums its EM statistics over the processes (an all-reduce), so
   the fit equals a single process's fit on all the rows.
-* ``VAE`` and ``VAEGAN`` start from rank 0's weights and, at every step, each
-  process computes the gradient of its share of the batch (``batch_size`` is the
-  batch of a step over all processes) and all processes step with the mean
-  gradient, one all-reduce per parameter group: the synchronisation
-  ``DistributedDataParallel`` performs. The training loop takes each group's
-  gradient with ``torch.autograd.grad`` (so a VAEGAN's networks never leak into
-  each other), which DDP's hooks do not see; the all-reduce is therefore made by
-  the loop itself. Epoch records and early stopping use the objective over all
-  processes, so every process stops at the same epoch. With ``condition_columns``
-  the prior over the condition columns is itself a ``GaussianMixture`` fitted over
-  all processes, and each process draws training-by-sampling batches from its own
-  shard.
+* ``VAE`` and ``VAEGAN`` train under ``torch.nn.parallel.DistributedDataParallel``:
+  they start from rank 0's weights and, at every step, each process computes the
+  gradient of its share of the batch (``batch_size`` is the batch of a step over all
+  processes) and all processes step with the mean gradient. Each network's gradient
+  of its own loss has its own backward pass (the VAEGAN's three networks); DDP's
+  all-reduce completes with the last of them, before any optimiser steps. Epoch
+  records and early stopping use the objective over all processes, so every process
+  stops at the same epoch. With ``condition_columns`` the prior over the condition
+  columns is itself a ``GaussianMixture`` fitted over all processes, and each
+  process draws training-by-sampling batches from its own shard.
 * Images fitted with labels ``y`` take the classes of every shard.
 
 Only rank 0 writes files (``save``) and progress bars. See ``docs/guide.md``,
@@ -53,19 +51,24 @@ logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 
+def in_process_group() -> bool:
+    """Whether this process belongs to a ``torch.distributed`` process group (of any size)."""
+    return dist.is_available() and dist.is_initialized()
+
+
 def is_distributed() -> bool:
     """Whether a ``torch.distributed`` process group of more than one process is running."""
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+    return in_process_group() and dist.get_world_size() > 1
 
 
 def rank() -> int:
     """This process's rank in the process group (0 without one)."""
-    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+    return dist.get_rank() if in_process_group() else 0
 
 
 def world_size() -> int:
     """The number of processes in the process group (1 without one)."""
-    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+    return dist.get_world_size() if in_process_group() else 1
 
 
 def init_process_group(backend: str | None = None, **kwargs: Any) -> str:
@@ -162,26 +165,6 @@ def smallest(value: int) -> int:
     box = box.to(_collective_device(box))
     dist.all_reduce(box, op=dist.ReduceOp.MIN)
     return int(box.item())
-
-
-def average_gradients(params: list[torch.nn.Parameter]) -> None:
-    """Replace each parameter's ``.grad`` by its mean over the processes, in one
-    all-reduce (the synchronisation ``DistributedDataParallel`` makes after backward).
-    A process without a gradient for a parameter counts zero; a parameter no process
-    has a gradient for keeps none, so the optimiser skips it as it would on one process.
-    """
-    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-    has = [torch.ones(1) if p.grad is not None else torch.zeros(1) for p in params]
-    flat = torch.cat([g.reshape(-1) for g in grads] + [h.to(grads[0]) for h in has])
-    buffer = flat.to(_collective_device(flat))
-    dist.all_reduce(buffer, op=dist.ReduceOp.SUM)
-    flat = buffer.to(flat.device)
-    used = (flat[-len(params) :] > 0).tolist()  # one device sync, not one per parameter
-    flat = flat / world_size()
-    start = 0
-    for p, is_used in zip(params, used, strict=True):
-        p.grad = flat[start : start + p.numel()].view_as(p) if is_used else None
-        start += p.numel()
 
 
 def on_every_process(compute: Callable[[], _T]) -> _T:

@@ -8,8 +8,14 @@ clipping, validation and the best weights, the NaN guard, Ctrl-C, callbacks and
 ``history_``.
 
 Each loss in ``Losses.terms`` updates only its own group: gradients are taken with
-``torch.autograd.grad`` with respect to that group's parameters alone, all of them
-before any optimiser steps, so one network's update never leaks into another's.
+respect to that group's parameters alone, all of them before any optimiser steps, so
+one network's update never leaks into another's.
+
+In a ``torch.distributed`` process group the losses are computed under
+:class:`~torch.nn.parallel.DistributedDataParallel` (the forward of one module
+holding the networks), so the backward passes leave every process the gradient
+averaged over the processes; DDP's all-reduce completes with the last group's pass,
+and clipping and the optimiser steps come after it.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from ._validation import Interval
 from .base import GenerativeModel, torch_generator
@@ -35,14 +42,14 @@ from .chunks import chunk_source
 from .distributed import (
     all_reduce_sum,
     all_true,
-    average_gradients,
     broadcast_module,
+    in_process_group,
     is_distributed,
     smallest,
     world_size,
 )
 from .distributed import rank as distributed_rank
-from .exceptions import HybridgenWarning, NumericalError
+from .exceptions import HybridgenWarning, InvalidParameterError, NumericalError
 
 __all__ = ["Losses", "NeuralGenerativeModel", "TrainingState", "train"]
 
@@ -106,21 +113,67 @@ def _apply_gradients(
     optimizers: dict[str, torch.optim.Optimizer],
     clip: float | None,
 ) -> None:
-    """Gradient of each group's own loss w.r.t. that group only; then every step."""
+    """Gradient of each group's own loss w.r.t. that group only, then each group is
+    clipped and steps.
+
+    Each group has its own backward pass, restricted to its parameters (``inputs``).
+    Under DistributedDataParallel the gradients are the mean over the processes once
+    the last pass has run, which is why clipping and stepping wait for all of them.
+    """
     names = [name for name in groups if name in losses.terms]
     for i, name in enumerate(names):
-        params = groups[name]
-        grads = torch.autograd.grad(
-            losses.terms[name], params, retain_graph=i < len(names) - 1, allow_unused=True
-        )
-        for p, g in zip(params, grads, strict=True):
-            p.grad = g
-        if is_distributed():  # every process steps with the mean gradient
-            average_gradients(params)
-        if clip is not None:
-            nn.utils.clip_grad_norm_(params, clip)
+        for p in groups[name]:
+            p.grad = None
+        losses.terms[name].backward(inputs=groups[name], retain_graph=i < len(names) - 1)
     for name in names:
+        if clip is not None:
+            nn.utils.clip_grad_norm_(groups[name], clip)
         optimizers[name].step()
+
+
+class _LossModule(nn.Module):
+    """A model's losses as the forward of one module holding its networks: the form
+    DistributedDataParallel wraps (its forward prepares the all-reduce of the
+    gradients that the backward passes then make)."""
+
+    def __init__(self, model: Any) -> None:
+        super().__init__()
+        self.net = model.module_
+        self.estimator = model  # not a module: its networks are ``net``
+
+    def forward(
+        self, part: tuple[torch.Tensor, ...], generator: torch.Generator
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor, dict[str, torch.Tensor]]:
+        losses = self.estimator._losses(part, generator)
+        return losses.terms, losses.objective, losses.metrics  # tensors DDP can find
+
+
+def _data_parallel(model: Any) -> Callable[[tuple[torch.Tensor, ...], torch.Generator], Losses]:
+    """``model._losses`` computed under DistributedDataParallel, on the device of its
+    networks.
+
+    Every parameter must receive a gradient at every step (DDP's default, without the
+    graph search of ``find_unused_parameters``): a model returns a loss for each of its
+    groups at every training step. Buffers (a spectral norm's power-iteration vector)
+    are rank 0's at each forward, DDP's default.
+    """
+    device = next(model.module_.parameters()).device
+    if device.type != "cuda" and torch.distributed.get_backend() == "nccl":
+        raise InvalidParameterError(
+            f"The 'device' parameter of {type(model).__name__} put the networks on "
+            f"{device.type!r}, but the process group's backend is 'nccl', which only "
+            "moves CUDA tensors. Fit with device='cuda' (or 'auto'), or start the group "
+            "with init_process_group('gloo')."
+        )
+    wrapped = DistributedDataParallel(
+        _LossModule(model), device_ids=[device] if device.type == "cuda" else None
+    )
+
+    def losses(part: tuple[torch.Tensor, ...], generator: torch.Generator) -> Losses:
+        terms, objective, metrics = wrapped(part, generator)
+        return Losses(terms=terms, objective=objective, metrics=metrics)
+
+    return losses
 
 
 @torch.no_grad()
@@ -166,9 +219,10 @@ def _run_epoch(
     groups = model._parameter_groups()
     sums: dict[str, torch.Tensor] = {}
     rows = 0
+    data_parallel = settings["data_parallel"]
     for part in _epoch_batches(settings["batches"], settings["steps"], generator):
         rows += len(part[0])
-        losses = model._losses(part, generator)
+        losses = (data_parallel or model._losses)(part, generator)
         _apply_gradients(losses, groups, optimizers, settings["clip_grad_norm"])
         for key, value in {"train_loss": losses.objective, **losses.metrics}.items():
             weighted = value.detach() * len(part[0])
@@ -234,6 +288,7 @@ def train(
         **settings,
         "batches": model._batch_source(data, settings["batch_size"]),
         "steps": steps,
+        "data_parallel": _data_parallel(model) if in_process_group() else None,
     }
     latest_only = valid is None and not model._best_by_train_loss
     state = TrainingState(model=model, epochs=settings["epochs"], history=model.history_)
@@ -364,8 +419,7 @@ class NeuralGenerativeModel(GenerativeModel):
         self._prepare(Z)
         self.module_ = self._seeded_module(rng).to(device)
         generator = torch_generator(rng, device)
-        if is_distributed():  # rank 0's weights everywhere; each process its own batches
-            broadcast_module(self.module_)
+        if is_distributed():  # each process draws its own batches
             generator.manual_seed(generator.initial_seed() + distributed_rank())
         fraction = self.validation_fraction if self.early_stopping else 0.0
         data, valid = split_validation(self._tensors(Z, conditions), fraction, generator)
@@ -379,6 +433,8 @@ class NeuralGenerativeModel(GenerativeModel):
         callbacks = self._callbacks(has_validation=valid is not None)
         with flush_denormals():
             train(self, data, valid, self._settings(), callbacks, generator)
+        if is_distributed():  # every process holds the networks rank 0 saves
+            broadcast_module(self.module_)
         self.module_.eval()
         self.n_epochs_ = len(self.history_)
         return self

@@ -420,11 +420,22 @@ class VAEGAN(VAE):
     def _batch_source(self, data: tuple[torch.Tensor, ...], batch_size: int) -> Any:
         """Tables: batches of a multiple of ``pac`` rows; with a conditional decoder,
         rows drawn by training-by-sampling, each batch ending with the tensor of the
-        conditioned column of every row (batch,)."""
+        conditioned column of every row (batch,).
+
+        Every step holds at least one pack, so that all three losses are taken: the
+        rows that end an epoch without filling a pack wait for the next epoch's
+        permutation (unless they are all the rows)."""
         pac = self._pac()
         size = max(pac, batch_size - batch_size % pac)
         if not self.condition_probs_.size:
-            return super()._batch_source(data, size)
+            uniform = super()._batch_source(data, size)
+            if len(data[0]) < pac:
+                return uniform
+
+            def whole_packs(generator: torch.Generator) -> Any:
+                return (part for part in uniform(generator) if len(part[0]) >= pac)
+
+            return whole_packs
         sampler = CategorySampler(data[4], self.condition_probs_.shape[1])
         steps = math.ceil(len(data[0]) / size)
 

@@ -18,7 +18,7 @@ import pytest
 import torch
 
 import hybridgen
-from hybridgen import DataValidationError, GaussianMixture
+from hybridgen import VAEGAN, DataValidationError, GaussianMixture
 from hybridgen._column_summary import merge_tables
 from hybridgen._em import Params, block_matrix, m_step, mixture_layout, stats_from_params
 from hybridgen.chunks import Chunks
@@ -328,21 +328,53 @@ def test_an_epoch_has_exactly_the_steps_every_process_makes():
 # ---------------------------------------------------------------------------------------
 # torch.distributed: 2 CPU processes (gloo) == 1 process
 # ---------------------------------------------------------------------------------------
-def _torchrun(what: str, folder: Path, shards: list[pd.DataFrame], *args: str) -> None:
-    """Run tests/_distributed_worker.py on 2 gloo processes, shard i on rank i."""
+def _torchrun(
+    what: str, folder: Path, shards: list[pd.DataFrame], *args: str, device: str = "cpu"
+) -> None:
+    """Run tests/_distributed_worker.py on 2 gloo processes, shard i on rank i; with
+    ``device="cuda"`` both processes fit on the one GPU (gloo moves the collectives'
+    tensors through the CPU)."""
     (folder / "shards").mkdir()
     for i, shard in enumerate(shards):
         shard.to_parquet(folder / "shards" / f"part{i}.parquet")
     worker = Path(__file__).with_name("_distributed_worker.py")
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2"]
     command += ["--master-port", str(29500 + os.getpid() % 1000), str(worker), what, str(folder)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HYBRIDGEN_TEST_DEVICE": device}
     done = subprocess.run([*command, *args], env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-6000:]
 
 
+def test_a_group_of_one_trains_under_ddp_as_without_a_group(tmp_path, monkeypatch):
+    """Inside a process group the networks train under DistributedDataParallel; in a
+    group of one that changes nothing. A CPU fit in an nccl group is refused, naming
+    the device parameter."""
+    frame = _table(200, seed=3)
+    settings = {"epochs": 2, "batch_size": 50, "device": "cpu", "random_state": 0}
+    alone = VAEGAN(**VAEGAN._quick_params | settings).fit(frame)
+    store = torch.distributed.FileStore(str(tmp_path / "store"), 1)
+    torch.distributed.init_process_group("gloo", store=store, rank=0, world_size=1)
+    try:
+        grouped = VAEGAN(**VAEGAN._quick_params | settings).fit(frame)
+        monkeypatch.setattr(torch.distributed, "get_backend", lambda *args: "nccl")
+        with pytest.raises(hybridgen.InvalidParameterError, match="'device'.*'cpu'.*nccl"):
+            VAEGAN(**VAEGAN._quick_params | settings).fit(frame)
+    finally:
+        monkeypatch.undo()
+        torch.distributed.destroy_process_group()
+    assert alone.history_[-1]["train_loss"] == grouped.history_[-1]["train_loss"]
+    for key, value in alone.module_.state_dict().items():
+        assert torch.equal(value, grouped.module_.state_dict()[key]), key
+
+
+ON_CPU_AND_GPU = pytest.mark.parametrize(
+    "device", ["cpu", pytest.param("cuda", marks=[pytest.mark.gpu, requires_cuda])]
+)
+
+
 @pytest.mark.slow
-def test_two_processes_fit_the_mixture_one_process_fits(tmp_path):
+@ON_CPU_AND_GPU
+def test_two_processes_fit_the_mixture_one_process_fits(tmp_path, device):
     frame = _table(1200, seed=5)
     a, b = _parts(frame, [500])
     rng = np.random.default_rng(0)
@@ -354,7 +386,7 @@ def test_two_processes_fit_the_mixture_one_process_fits(tmp_path):
         **_given_init(3, 16, "diag"),
     }
     np.savez(tmp_path / "images.npz", **images)
-    _torchrun("gmm", tmp_path, [a, b])
+    _torchrun("gmm", tmp_path, [a, b], device=device)
     settings = {"n_components": 3, "random_state": 0, "device": "cpu", "max_iter": 40, "tol": 0.0}
     single = _quiet_fit(GaussianMixture(**settings), Chunks([a, b]))  # starts from chunk a
     for name in ("in_memory.hg", "chunks.hg"):
@@ -376,19 +408,24 @@ def test_a_process_without_rows_stops_every_process(tmp_path):
 
 
 @pytest.mark.slow
-def test_two_processes_train_the_vae_as_well_as_one(tmp_path):
-    """At equal epochs, the VAE trained on 2 processes (each on half of the rows, the
-    mean gradient at every step) scores held-out rows within the seed-to-seed noise of
-    the one-process fit; the VAEGAN trains to a finite score."""
+@ON_CPU_AND_GPU
+def test_two_processes_train_the_vae_as_well_as_one(tmp_path, device):
+    """At equal epochs, the VAE trained on 2 processes under DistributedDataParallel
+    (each on half of the rows, the mean gradient at every step) scores held-out rows
+    within the seed-to-seed noise of the one-process fit; the VAEGAN trains to a finite
+    score."""
     frame, held_out = _table(1600, seed=6), _table(1000, seed=7)
     epochs = 30
-    _torchrun("neural", tmp_path, _parts(frame, [800]), str(epochs))
+    _torchrun("neural", tmp_path, _parts(frame, [800]), str(epochs), device=device)
     settings = {"epochs": epochs, "batch_size": 50, "device": "cpu", "hidden_dims": (32,)}
     torch.set_num_threads(1)
     single = [
         hybridgen.VAE(**settings, latent_dim=4, random_state=seed).fit(frame).score(held_out)
         for seed in (0, 1, 2)
     ]
+    for rank in (0, 1):  # every neural fit trains under DDP (the worker checks that the
+        # processes end with the same weights)
+        assert (tmp_path / f"data-parallel-{rank}").read_text() == "VAE,VAEGAN,VAEGAN,VAE"
     two = hybridgen.load(tmp_path / "vae.hg")
     assert two.n_epochs_ == epochs
     noise = max(single) - min(single)

@@ -136,6 +136,25 @@ def test_spectral_norm_divides_by_the_largest_singular_value():
     torch.testing.assert_close(conv.eval()(x), expected, rtol=1e-4, atol=1e-5)
 
 
+def test_every_step_holds_a_whole_pack():
+    """Batches are whole packs; rows that end an epoch short of a pack wait for the
+    next epoch (a step without them would have no discriminator loss)."""
+    X = np.random.default_rng(0).normal(size=(30, 2))
+    model = small(pac=4, epochs=1).fit(X)
+
+    def sizes(n: int) -> list[int]:
+        data = model._tensors(model.transformer_.transform(X[:n]))
+        epoch = model._batch_source(data, 9)(torch.Generator().manual_seed(0))
+        return [len(part[0]) for part in epoch]
+
+    assert sizes(30) == [8, 8, 8, 6]  # batches of 8 rows (2 packs), the last of 6
+    assert sizes(27) == [8, 8, 8]  # 27 = 3 x 8 + 3: the last 3 rows wait
+    assert sizes(3) == [3]  # fewer rows than a pack: all of them, once
+    data = model._tensors(model.transformer_.transform(X[:27]))
+    for part in model._batch_source(data, 9)(torch.Generator().manual_seed(0)):
+        assert "discriminator" in model._losses(part, torch.Generator()).terms
+
+
 def test_training_by_sampling_draws_log_frequencies_and_matching_rows():
     rng = np.random.default_rng(0)
     counts = [900, 90, 9, 1]
