@@ -159,20 +159,32 @@ def _timings(
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def scaling(n_rows: int, iterations: int) -> str:
+def _speed_table(
+    setups: list[tuple[str, int, int, str]], n_rows: int, iterations: int
+) -> list[str]:
+    """Time each (label, processes, threads, device) set-up; a markdown table, the first
+    set-up the reference of the speed-ups."""
     rows = []
-    for label, processes, threads in [
-        ("1 process, 1 thread", 1, 1),
-        ("1 process, 2 threads", 1, 2),
-        ("2 processes (gloo), 1 thread each", 2, 1),
-    ]:
-        t = _timings(processes, threads, n_rows, iterations)
-        print(f"{label}: EM {t['per_iteration']:.3f} s/iteration, VAE {t['per_epoch']:.2f} s/epoch")
+    for label, processes, threads, device in setups:
+        t = _timings(processes, threads, n_rows, iterations, device)
+        print(f"{label}: EM {t['per_iteration']:.4f} s/iteration, VAE {t['per_epoch']:.3f} s/epoch")
         rows.append((label, t["per_iteration"], t["per_epoch"]))
     em0, vae0 = rows[0][1], rows[0][2]
-    table = [
-        f"| {label} | {em:.3f} s | {em0 / em:.2f}x | {vae:.2f} s | {vae0 / vae:.2f}x |"
-        for label, em, vae in rows
+    return [
+        "| set-up | EM per iteration | speed-up | VAE per epoch | speed-up |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {label} | {em * 1e3:.1f} ms | {em0 / em:.2f}x | {vae:.3f} s | {vae0 / vae:.2f}x |"
+            for label, em, vae in rows
+        ),
+    ]
+
+
+def scaling(n_rows: int, iterations: int) -> str:
+    setups = [
+        ("1 process, 1 thread", 1, 1, "cpu"),
+        ("1 process, 2 threads", 1, 2, "cpu"),
+        ("2 processes (gloo), 1 thread each", 2, 1, "cpu"),
     ]
     return "\n".join(
         [
@@ -180,9 +192,7 @@ def scaling(n_rows: int, iterations: int) -> str:
             f"{n_rows:,} rows in memory, {N_COMPONENTS} components, full covariance; VAE: "
             f"{VAE_ROWS:,} rows, batch 500, default networks)",
             "",
-            "| set-up | EM per iteration | speed-up | VAE per epoch | speed-up |",
-            "|---|---|---|---|---|",
-            *table,
+            *_speed_table(setups, n_rows, iterations),
             "",
             "This machine has 2 cores, so 2 processes can at best halve the time of one "
             "single-threaded process, and compete with the one process using both cores. "
@@ -200,32 +210,21 @@ def scaling_gpu(n_rows: int, iterations: int) -> str:
     import torch
 
     threads = os.cpu_count() or 1
-    rows = []
-    for label, threads_, device in [
-        (f"1 process, {threads} CPU threads", threads, "cpu"),
-        (f"1 process, 1 GPU ({torch.cuda.get_device_name(0)})", 1, "cuda"),
-    ]:
-        t = _timings(1, threads_, n_rows, iterations, device)
-        print(f"{label}: EM {t['per_iteration']:.4f} s/iteration, VAE {t['per_epoch']:.3f} s/epoch")
-        rows.append((label, t["per_iteration"], t["per_epoch"]))
-    em0, vae0 = rows[0][1], rows[0][2]
-    table = [
-        f"| {label} | {em * 1e3:.1f} ms | {em0 / em:.1f}x | {vae:.3f} s | {vae0 / vae:.1f}x |"
-        for label, em, vae in rows
+    setups = [
+        (f"1 process, {threads} CPU threads", 1, threads, "cpu"),
+        (f"1 process, 1 GPU ({torch.cuda.get_device_name(0)})", 1, 1, "cuda"),
     ]
     return "\n".join(
         [
             f"### EM and VAE on a GPU machine (the `scaling` work: EM on {n_rows:,} rows, "
             f"{N_COMPONENTS} components, full covariance; VAE on {VAE_ROWS:,} rows, batch 500)",
             "",
-            "| set-up | EM per iteration | speed-up | VAE per epoch | speed-up |",
-            "|---|---|---|---|---|",
-            *table,
+            *_speed_table(setups, n_rows, iterations),
             "",
             "The machine has one GPU, so the 2-GPU figure cannot be taken there: nccl "
             "wants one GPU per process. The multi-process code path on CUDA tensors is "
-            "tested (`pytest -m gpu`: two processes sharing the GPU over gloo, and "
-            "hybridgen's collectives on nccl).",
+            "tested (`pytest -m gpu`: two processes sharing the GPU over gloo, and the "
+            "neural fits on nccl in a group of one).",
         ]
     )
 
