@@ -198,9 +198,8 @@ def scaling(n_rows: int, iterations: int) -> str:
             "single-threaded process, and compete with the one process using both cores. "
             "Each EM iteration all-reduces one vector of "
             f"{N_COMPONENTS * (N_FEATURES**2 + N_FEATURES + 1)} numbers; each VAE step "
-            "runs under DistributedDataParallel: an all-reduce of the gradient (about "
-            "1 MB) and a broadcast of rank 0's buffers. The batch of a step is 500 rows "
-            "over all processes (250 each on two).",
+            "runs under DistributedDataParallel, which all-reduces the gradient (about "
+            "1 MB). The batch of a step is 500 rows over all processes (250 each on two).",
         ]
     )
 

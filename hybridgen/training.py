@@ -20,6 +20,7 @@ and clipping and the optimiser steps come after it.
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 import warnings
@@ -61,7 +62,9 @@ class Losses:
     Attributes
     ----------
     terms : dict of str to scalar tensor
-        For each parameter group, the loss that group minimises.
+        For each parameter group, the loss that group minimises. In a
+        ``torch.distributed`` process group (DistributedDataParallel) every group needs
+        its loss at every training step, and each of its parameters a gradient.
     metrics : dict of str to scalar tensor
         Detached values averaged over the epoch into ``history_`` (e.g. "kl").
     objective : scalar tensor
@@ -154,10 +157,17 @@ def _data_parallel(model: Any) -> Callable[[tuple[torch.Tensor, ...], torch.Gene
 
     Every parameter must receive a gradient at every step (DDP's default, without the
     graph search of ``find_unused_parameters``): a model returns a loss for each of its
-    groups at every training step. Buffers (a spectral norm's power-iteration vector)
-    are rank 0's at each forward, DDP's default.
+    groups at every training step. Buffers are not broadcast before each forward: they
+    are constant index tables, or a spectral norm's power-iteration vector, which
+    follows the weights (equal on every process) through the same number of forwards
+    on every process.
     """
     device = next(model.module_.parameters()).device
+    # torch 2.13 renamed broadcast_buffers (now deprecated) to forward_sync_buffers
+    renamed = "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
+    no_buffer_sync: dict[str, Any] = {
+        "forward_sync_buffers" if renamed else "broadcast_buffers": False
+    }
     if device.type != "cuda" and torch.distributed.get_backend() == "nccl":
         raise InvalidParameterError(
             f"The 'device' parameter of {type(model).__name__} put the networks on "
@@ -166,7 +176,9 @@ def _data_parallel(model: Any) -> Callable[[tuple[torch.Tensor, ...], torch.Gene
             "with init_process_group('gloo')."
         )
     wrapped = DistributedDataParallel(
-        _LossModule(model), device_ids=[device] if device.type == "cuda" else None
+        _LossModule(model),
+        device_ids=[device] if device.type == "cuda" else None,
+        **no_buffer_sync,
     )
 
     def losses(part: tuple[torch.Tensor, ...], generator: torch.Generator) -> Losses:
@@ -260,8 +272,9 @@ def train(
     settings: dict[str, Any],
     callbacks: Sequence[Callback],
     generator: torch.Generator,
-) -> None:
-    """Train ``model.module_`` in place; records go to ``model.history_``.
+) -> bool:
+    """Train ``model.module_`` in place; records go to ``model.history_``. Returns
+    False when Ctrl-C stopped the training, True otherwise.
 
     ``model`` provides ``module_``, ``_parameter_groups()``, ``_optimizer_options()``,
     ``_batch_source(data, batch_size)``, ``_losses(tensors, generator) -> Losses`` and
@@ -295,6 +308,7 @@ def train(
     best = (math.inf, _snapshot(model.module_))
     for cb in callbacks:
         cb.on_train_begin(state)
+    finished = True
     try:
         for epoch in range(1, settings["epochs"] + 1):
             state.epoch = epoch
@@ -326,6 +340,7 @@ def train(
             if state.stop:
                 break
     except KeyboardInterrupt:
+        finished = False
         warnings.warn(
             f"Training of {type(model).__name__} was interrupted at epoch {state.epoch}; the "
             "best weights so far are kept and the model is usable.",
@@ -337,6 +352,7 @@ def train(
             cb.on_train_end(state)
     if math.isfinite(best[0]):
         model.module_.load_state_dict(best[1])
+    return finished
 
 
 @contextmanager
@@ -432,8 +448,9 @@ class NeuralGenerativeModel(GenerativeModel):
         self.history_: list[dict[str, float]] = []
         callbacks = self._callbacks(has_validation=valid is not None)
         with flush_denormals():
-            train(self, data, valid, self._settings(), callbacks, generator)
-        if is_distributed():  # every process holds the networks rank 0 saves
+            finished = train(self, data, valid, self._settings(), callbacks, generator)
+        if is_distributed() and finished:  # every process holds the networks rank 0
+            # saves (after Ctrl-C the processes stopped at different points: no collective)
             broadcast_module(self.module_)
         self.module_.eval()
         self.n_epochs_ = len(self.history_)

@@ -228,7 +228,10 @@ class VAEGAN(VAE):
     discriminator_learning_rate : float, default=2e-4
         The discriminator's Adam learning rate (its betas are (0.5, 0.9)).
     pac : int, default=10
-        Tables: rows per pack judged together by the discriminator.
+        Tables: rows per pack judged together by the discriminator. Training batches
+        hold whole packs: the rows that end an epoch short of a pack wait for the next
+        epoch's permutation, and a table of fewer rows than a pack is drawn with
+        replacement to fill one.
     condition_columns : list of column names or None, default=None
         As for :class:`~hybridgen.VAE`; the discriminator then judges each row's
         generated columns beside its condition vector.
@@ -422,17 +425,20 @@ class VAEGAN(VAE):
         rows drawn by training-by-sampling, each batch ending with the tensor of the
         conditioned column of every row (batch,).
 
-        Every step holds at least one pack, so that all three losses are taken: the
+        Every step holds at least one pack, so that all three losses are taken (under
+        DistributedDataParallel every parameter needs a gradient at every step): the
         rows that end an epoch without filling a pack wait for the next epoch's
-        permutation (unless they are all the rows)."""
+        permutation, and fewer rows than a pack are drawn with replacement to fill one."""
         pac = self._pac()
         size = max(pac, batch_size - batch_size % pac)
         if not self.condition_probs_.size:
             uniform = super()._batch_source(data, size)
-            if len(data[0]) < pac:
-                return uniform
 
             def whole_packs(generator: torch.Generator) -> Any:
+                if len(data[0]) < pac:
+                    n, device = len(data[0]), data[0].device
+                    index = torch.randint(n, (pac,), generator=generator, device=device)
+                    return iter([tuple(t[index] for t in data)])
                 return (part for part in uniform(generator) if len(part[0]) >= pac)
 
             return whole_packs

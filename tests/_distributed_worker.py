@@ -42,6 +42,9 @@ def fit_neural(shard, settings, folder) -> None:
     rank, wrapped = distributed.rank(), []  # which fits train under DistributedDataParallel
     make_ddp = training._data_parallel
     training._data_parallel = lambda model: wrapped.append(type(model).__name__) or make_ddp(model)
+    # without fit's closing broadcast of rank 0's networks, equal weights show that
+    # every step of every process used the same mean gradient
+    training.broadcast_module = lambda module: None
     vae = VAE(**settings, hidden_dims=(32,), latent_dim=4).fit(shard)
     vaegan = VAEGAN(**VAEGAN._quick_params | settings).fit(shard)
     # numeric columns, so uniform batches (no training-by-sampling), of 24 rows (12
@@ -52,6 +55,9 @@ def fit_neural(shard, settings, folder) -> None:
     sliver = VAEGAN(**VAEGAN._quick_params | settings | gan)
     sliver.fit(numeric[: 32 * share + 1 if rank == 0 else None])
     assert same_weights_everywhere(sliver), "VAEGAN with a one-row batch: weights differ"
+    tiny = VAEGAN(**VAEGAN._quick_params | settings | {"pac": 4, "epochs": 2})
+    tiny.fit(numeric[: 3 if rank == 1 else None])  # rank 1: fewer rows than a pack
+    assert same_weights_everywhere(tiny), "VAEGAN on a shard short of a pack: weights differ"
     conditional = VAE(**settings | {"epochs": 3}, hidden_dims=(16,), condition_columns=["city"])
     conditional.fit(shard)
     models = {"vae": vae, "vaegan": vaegan, "vae_conditional": conditional}

@@ -137,8 +137,8 @@ def test_spectral_norm_divides_by_the_largest_singular_value():
 
 
 def test_every_step_holds_a_whole_pack():
-    """Batches are whole packs; rows that end an epoch short of a pack wait for the
-    next epoch (a step without them would have no discriminator loss)."""
+    """Batches are whole packs (a step without one would have no discriminator loss):
+    rows that end an epoch short of a pack wait for the next epoch."""
     X = np.random.default_rng(0).normal(size=(30, 2))
     model = small(pac=4, epochs=1).fit(X)
 
@@ -149,7 +149,7 @@ def test_every_step_holds_a_whole_pack():
 
     assert sizes(30) == [8, 8, 8, 6]  # batches of 8 rows (2 packs), the last of 6
     assert sizes(27) == [8, 8, 8]  # 27 = 3 x 8 + 3: the last 3 rows wait
-    assert sizes(3) == [3]  # fewer rows than a pack: all of them, once
+    assert sizes(3) == [4]  # fewer rows than a pack: one pack drawn with replacement
     data = model._tensors(model.transformer_.transform(X[:27]))
     for part in model._batch_source(data, 9)(torch.Generator().manual_seed(0)):
         assert "discriminator" in model._losses(part, torch.Generator()).terms
